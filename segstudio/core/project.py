@@ -1,0 +1,190 @@
+"""Project store: any image folder becomes a project, its state kept in ``<folder>/segstudio/``.
+
+Layout::
+
+    <folder>/                 the user's images (never modified)
+    <folder>/segstudio/
+        labels.json           the label set (CamVid, the default model's, until the user changes it)
+        masks/<key>.png       the user's labels (indexed PNG)
+        predictions/<key>.png model output not yet accepted
+        state.json            per-image status and the optional ground-truth folder
+
+``key`` is the image file's stem, or its full name when two images share a stem
+(``a.jpg`` and ``a.png``). Every write is atomic (temp + fsync + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core import atomic, labels as labels_mod, masks
+from segstudio.core.errors import ProjectError
+from segstudio.core.images import list_images, read_image, LoadedImage
+from segstudio.core.labels import LabelSet
+
+STORE_DIR = "segstudio"
+
+
+class Status(str, Enum):
+    UNLABELLED = "unlabelled"
+    PREDICTED = "predicted"
+    EDITED = "edited"
+    REVIEWED = "reviewed"
+
+
+def image_keys(paths: list[Path]) -> dict[str, Path]:
+    """Map each image to its key: the stem, or the full file name where stems collide."""
+    counts = Counter(p.stem for p in paths)
+    return {(p.stem if counts[p.stem] == 1 else p.name): p for p in paths}
+
+
+class Project:
+    """The ``segstudio/`` store of one image folder. Thread-safe for status updates."""
+
+    def __init__(self, folder: str | Path, default_labels: LabelSet | None = None) -> None:
+        self.folder = Path(folder).resolve()
+        if not self.folder.is_dir():
+            raise ProjectError(f"{folder}: not a folder")
+        self.store = self.folder / STORE_DIR
+        self._lock = threading.RLock()
+        self._images: dict[str, Path] | None = None
+        self._labels = self._load_labels(default_labels)
+        self._state = self._load_state()
+
+    # -- images ------------------------------------------------------------------------
+    @property
+    def images(self) -> dict[str, Path]:
+        """key -> image path, in natural order (listed once, on first use)."""
+        if self._images is None:
+            self._images = image_keys(list_images(self.folder))
+        return self._images
+
+    def keys(self) -> list[str]:
+        return list(self.images)
+
+    def read_image(self, key: str) -> LoadedImage:
+        return read_image(self.images[key])
+
+    # -- labels ------------------------------------------------------------------------
+    @property
+    def labels_path(self) -> Path:
+        return self.store / "labels.json"
+
+    @property
+    def labels(self) -> LabelSet:
+        return self._labels
+
+    def set_labels(self, labels: LabelSet) -> None:
+        with self._lock:
+            labels.save(self.labels_path)
+            self._labels = labels
+
+    def _load_labels(self, default: LabelSet | None) -> LabelSet:
+        if self.labels_path.exists():
+            return LabelSet.load(self.labels_path)
+        return default or labels_mod.preset("camvid")
+
+    # -- masks and predictions -----------------------------------------------------------
+    def mask_path(self, key: str) -> Path:
+        return self.store / "masks" / f"{key}.png"
+
+    def prediction_path(self, key: str) -> Path:
+        return self.store / "predictions" / f"{key}.png"
+
+    def has_mask(self, key: str) -> bool:
+        return self.mask_path(key).exists()
+
+    def read_mask(self, key: str) -> np.ndarray | None:
+        p = self.mask_path(key)
+        return masks.read_mask(p, self._labels) if p.exists() else None
+
+    def read_prediction(self, key: str) -> np.ndarray | None:
+        p = self.prediction_path(key)
+        return masks.read_mask(p, self._labels) if p.exists() else None
+
+    def _ensure_labels_saved(self) -> None:
+        if not self.labels_path.exists():
+            self._labels.save(self.labels_path)
+
+    def write_mask(self, key: str, mask: np.ndarray, status: Status = Status.EDITED) -> None:
+        with self._lock:
+            self._ensure_labels_saved()
+            masks.write_mask(self.mask_path(key), mask, self._labels)
+            self.set_status(key, status)
+
+    def write_prediction(self, key: str, mask: np.ndarray) -> None:
+        with self._lock:
+            self._ensure_labels_saved()
+            masks.write_mask(self.prediction_path(key), mask, self._labels)
+            if self.status(key) == Status.UNLABELLED:
+                self.set_status(key, Status.PREDICTED)
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.store / "state.json"
+
+    def _load_state(self) -> dict:
+        if not self.state_path.exists():
+            return {"version": 1, "images": {}, "ground_truth": None}
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ProjectError(f"{self.state_path}: unreadable project state ({exc})") from None
+        data.setdefault("images", {})
+        data.setdefault("ground_truth", None)
+        return data
+
+    def _save_state(self) -> None:
+        atomic.write_json(self.state_path, self._state)
+
+    def status(self, key: str) -> Status:
+        raw = self._state["images"].get(key, {}).get("status")
+        if raw:
+            return Status(raw)
+        if self.has_mask(key):
+            return Status.EDITED
+        if self.prediction_path(key).exists():
+            return Status.PREDICTED
+        return Status.UNLABELLED
+
+    def set_status(self, key: str, status: Status) -> None:
+        with self._lock:
+            self._state["images"].setdefault(key, {})["status"] = Status(status).value
+            self._save_state()
+
+    def keys_with_status(self, *statuses: Status) -> list[str]:
+        wanted = {Status(s) for s in statuses}
+        return [k for k in self.images if self.status(k) in wanted]
+
+    @property
+    def ground_truth(self) -> Path | None:
+        gt = self._state.get("ground_truth")
+        return Path(gt) if gt else None
+
+    def set_ground_truth(self, folder: str | Path | None) -> None:
+        with self._lock:
+            if folder is not None and not Path(folder).is_dir():
+                raise ProjectError(f"{folder}: ground-truth folder does not exist")
+            self._state["ground_truth"] = str(Path(folder).resolve()) if folder else None
+            self._save_state()
+
+    def ground_truth_path(self, key: str) -> Path | None:
+        """The GT mask for ``key``: ``<gt>/<key>.png`` or any file in the GT folder with that stem."""
+        gt = self.ground_truth
+        if gt is None:
+            return None
+        direct = gt / f"{key}.png"
+        if direct.exists():
+            return direct
+        stem = Path(key).stem
+        for cand in (gt / f"{stem}.png", gt / f"{stem}_gt.png", gt / f"{stem}_labelIds.png"):
+            if cand.exists():
+                return cand
+        return None

@@ -1,0 +1,1 @@
+"""Segmentation architectures, one family per module; registered in ``segstudio.models.registry``."""
