@@ -100,7 +100,7 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         fallback = _read_with_opencv(path) if path.suffix.lower() in (".tif", ".tiff", ".png") else None
         if fallback is None:
-            reason = "file is truncated" if "truncated" in str(exc) else f"cannot decode ({exc})"
+            reason = "file is truncated" if "truncated" in str(exc).lower() else f"cannot decode ({exc})"
             raise ImageReadError(f"{path}: {reason}") from None
         return LoadedImage(fallback, path, "opencv", "uint16")
     if rgb is None:

@@ -233,4 +233,6 @@ def resolve(spec: str | Path) -> LabelSet:
     text = str(spec)
     if text.lower() in PRESETS:
         return preset(text)
+    if not Path(text).exists():
+        raise LabelSetError(f"{text!r} is neither a label preset ({', '.join(PRESETS)}) nor an existing labels.json")
     return LabelSet.load(text)

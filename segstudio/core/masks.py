@@ -82,7 +82,13 @@ def read_mask(path: str | Path, labels: LabelSet | None = None) -> np.ndarray:
 def rgb_to_ids(rgb: np.ndarray, labels: LabelSet, source: str = "<array>") -> np.ndarray:
     """Map an ``H×W×3`` colour mask to ids via the label set's colours (void colour -> void value)."""
     code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    table = {(c.color[0] << 16) | (c.color[1] << 8) | c.color[2]: c.id for c in labels.classes}
+    table: dict[int, int] = {}
+    shared: dict[int, list[str]] = {}
+    for c in labels.classes:
+        k = (c.color[0] << 16) | (c.color[1] << 8) | c.color[2]
+        if k in table:
+            shared.setdefault(k, [labels.classes[table[k]].name]).append(c.name)
+        table.setdefault(k, c.id)
     void_code = (labels.void_color[0] << 16) | (labels.void_color[1] << 8) | labels.void_color[2]
     table.setdefault(void_code, labels.void_value)
     uniq, inverse = np.unique(code.reshape(-1), return_inverse=True)
@@ -90,6 +96,11 @@ def rgb_to_ids(rgb: np.ndarray, labels: LabelSet, source: str = "<array>") -> np
     if unknown:
         shown = ", ".join(f"({u >> 16}, {(u >> 8) & 255}, {u & 255})" for u in unknown[:5])
         raise MaskError(f"{source}: {len(unknown)} colour(s) not in label set {labels.name!r}: {shown}")
+    ambiguous = [int(u) for u in uniq if int(u) in shared]
+    if ambiguous:
+        u = ambiguous[0]
+        raise MaskError(f"{source}: colour ({u >> 16}, {(u >> 8) & 255}, {u & 255}) is shared by classes "
+                        f"{' and '.join(shared[u])} in label set {labels.name!r}: an RGB mask cannot say which")
     ids = np.array([table[int(u)] for u in uniq], dtype=labels.dtype)
     return ids[inverse].reshape(code.shape)
 

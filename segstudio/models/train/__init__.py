@@ -1,0 +1,1 @@
+"""Training: losses, datasets with paired augmentation, the epoch loop, fine-tuning by class name."""
