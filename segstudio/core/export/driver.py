@@ -1,0 +1,234 @@
+"""``export_project``: select images, check everything, write one format, publish atomically.
+
+Order of work: (1) pick the images by status, (2) run every check (:mod:`.validate`, the
+format's own label-set checks, the split spec, the output folder) and raise one
+:class:`ExportError` listing all problems, (3) write into a sibling ``DIR.partial-XXXX``
+folder, (4) write ``segstudio-export.json`` and rename the folder to ``DIR``. A failure or a
+cancel at any point removes the partial folder, so ``DIR`` is either a whole export or absent.
+The project is only read. Output is deterministic: same project and options, same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from segstudio import __version__
+from segstudio.core import masks
+from segstudio.core.export.camvid import CamvidExporter
+from segstudio.core.export.cityscapes import CityscapesExporter
+from segstudio.core.export.coco import CocoExporter
+from segstudio.core.export.common import (MANIFEST, Context, ExportCancelled, ExportError, Exporter, Item,
+                                          Output, output_stem)
+from segstudio.core.export.png import PngExporter
+from segstudio.core.export.split import assign_splits, parse_split
+from segstudio.core.export.validate import check_images, check_out_dir
+from segstudio.core.export.voc import VocExporter
+from segstudio.core.export.yolo import YoloSegExporter
+from segstudio.core.project import STORE_DIR, Project, Status
+
+FORMATS: dict[str, type[Exporter]] = {e.name: e for e in (
+    VocExporter, CocoExporter, CityscapesExporter, CamvidExporter, YoloSegExporter, PngExporter)}
+ONLY = {"reviewed": (Status.REVIEWED,), "edited": (Status.EDITED, Status.REVIEWED), "all": None}
+MAX_SHOWN = 50
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class ExportReport:
+    format: str
+    out_dir: Path
+    splits: dict[str, list[str]]                          # split name -> keys written
+    skipped: list[str] = field(default_factory=list)      # no mask (allow_missing)
+    warnings: list[str] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def images(self) -> int:
+        return sum(len(v) for v in self.splits.values())
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{name} {len(keys)}" for name, keys in self.splits.items())
+        text = f"exported {self.images} image(s) ({parts}) as {self.format} to {self.out_dir} ({self.files} files)"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} without a mask"
+        return text
+
+
+class _Ticker:
+    def __init__(self, total: int, progress: Progress | None, cancel: threading.Event | None) -> None:
+        self.done, self.total, self.progress, self.cancel = 0, total, progress, cancel
+
+    def __call__(self, message: str, steps: int = 1) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise ExportCancelled("export cancelled; nothing was written")
+        if self.progress is not None:
+            self.progress(self.done, self.total, message)
+        self.done += steps
+
+
+def _problems_error(folder: Path, problems: list[str]) -> ExportError:
+    shown = problems[:MAX_SHOWN]
+    more = len(problems) - len(shown)
+    text = f"cannot export {folder}: {len(problems)} problem(s):\n  - " + "\n  - ".join(shown)
+    if more:
+        text += f"\n  … and {more} more"
+    return ExportError(text, problems)
+
+
+def _select(project: Project, only: str) -> list[str]:
+    statuses = ONLY[only]
+    return project.keys() if statuses is None else project.keys_with_status(*statuses)
+
+
+def _publish(partial: Path, out_dir: Path) -> None:
+    """Rename the finished partial folder to ``out_dir`` (replacing a checked previous export)."""
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            old = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.old-", dir=out_dir.parent))
+            old.rmdir()
+            os.rename(out_dir, old)
+            os.rename(partial, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            out_dir.rmdir()
+            os.rename(partial, out_dir)
+    else:
+        os.rename(partial, out_dir)
+    _fsync_dir(out_dir.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (POSIX; elsewhere a no-op)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _make_parent(parent: Path) -> Path | None:
+    """Create ``parent`` if missing; return the topmost folder created (to undo), else None."""
+    top = None
+    p = parent
+    while not p.exists():
+        top = p
+        p = p.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return top
+
+
+def _unmake_parent(parent: Path, created: Path | None) -> None:
+    """Remove the (empty) folders :func:`_make_parent` created, and no others."""
+    if created is None:
+        return
+    p = parent
+    while True:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+        if p == created:
+            return
+        p = p.parent
+
+
+def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | os.PathLike,
+                   split: str | Mapping[str, float] | None = None, seed: int = 0, only: str = "edited",
+                   allow_missing: bool = False, overwrite: bool = False, progress: Progress | None = None,
+                   cancel: threading.Event | None = None) -> ExportReport:
+    """Export a SegStudio project folder as ``fmt`` into ``out_dir`` (see module docstring).
+
+    ``progress(done, total, message)`` is called before each step (checking, then writing each
+    image, then finishing); ``cancel`` is checked before each image and makes the call raise
+    :class:`ExportCancelled` with no output left. Problems raise one :class:`ExportError`.
+    """
+    folder = Path(project_folder)
+    out_dir = Path(os.path.abspath(out_dir))  # normalised: "." and ".." resolved, so it has a name and a parent
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if only not in ONLY:
+        raise ExportError(f"unknown selection {only!r}; choose one of {', '.join(ONLY)}")
+    if not (folder / STORE_DIR).is_dir():
+        raise ExportError(f"{folder}: not a SegStudio project (no {STORE_DIR}/ folder with masks)")
+    project = Project(folder)
+    labels = project.labels
+    exporter = FORMATS[fmt]()
+
+    problems: list[str] = []
+    problems += check_out_dir(folder, out_dir, overwrite)
+    problems += exporter.problems(labels)
+    fractions = None
+    try:
+        fractions = parse_split(split)
+    except ExportError as exc:
+        problems.append(str(exc))
+    keys = _select(project, only)
+    tick = _Ticker(2 * len(keys) + 1, progress, cancel)
+    checked = check_images(project, keys, allow_missing, tick)
+    problems += checked.problems
+    if not keys:
+        problems.append(f"{folder}: no image selected (--only {only}); nothing to export")
+    elif not checked.keys and not checked.problems:
+        problems.append(f"{folder}: none of the {len(keys)} selected image(s) has a mask; nothing to export")
+    if problems:
+        raise _problems_error(folder, problems)
+
+    split_keys = assign_splits(checked.keys, fractions, seed)
+    index = {k: i for i, k in enumerate(checked.keys)}
+    splits = {name: [Item(k, project.images[k], output_stem(k, project.images[k]), name, index[k])
+                     for k in ks] for name, ks in split_keys.items()}
+    ctx = Context(labels, folder.resolve().name, splits, fractions is not None)
+    warnings: list[str] = []
+    if checked.oriented:
+        warnings.append(f"{len(checked.oriented)} image(s) carry an EXIF orientation (e.g. {checked.oriented[0]}): "
+                        "they are copied unchanged, their masks follow the displayed (rotated) image")
+    for name, ks in split_keys.items():
+        if fractions and not ks:
+            warnings.append(f"split {name!r} is empty ({len(checked.keys)} image(s) in all)")
+
+    created = _make_parent(out_dir.parent)
+    partial = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        out = Output(partial)
+        exporter.begin(out, ctx)
+        tick.done += len(checked.skipped)
+        for item in (it for name in splits for it in splits[name]):
+            tick(f"writing {item.key}")
+            mask = checked.cache.pop(item.key, None)
+            if mask is None:
+                mask = masks.read_mask(project.mask_path(item.key), labels)
+            exporter.write(out, item, mask)
+        tick("finishing")
+        exporter.finish(out)
+        warnings += exporter.warnings
+        report = ExportReport(fmt, out_dir, {n: list(ks) for n, ks in split_keys.items()},
+                              list(checked.skipped), warnings, out.files + 1)
+        out.json(MANIFEST, {
+            "format": fmt, "segstudio_version": __version__, "project": ctx.project_name,
+            "label_set": labels.name, "only": only, "allow_missing": allow_missing,
+            "split": fractions, "seed": int(seed), "splits": report.splits, "skipped": report.skipped,
+            "files": report.files, "warnings": warnings})
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled("export cancelled; nothing was written")
+        _publish(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        _unmake_parent(out_dir.parent, created)
+        raise
+    if progress is not None:
+        progress(tick.total, tick.total, "done")
+    return report
