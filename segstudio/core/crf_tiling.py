@@ -50,7 +50,7 @@ def _count_for(extent: int, max_len: int, overlap: int) -> int | None:
     """Fewest tiles along an axis whose length fits ``max_len`` (None: impossible)."""
     if extent <= max_len:
         return 1
-    if max_len < 2 * overlap + 1:
+    if max_len <= overlap + 1:
         return None
     n = max(2, math.ceil((extent - overlap) / (max_len - overlap)))
     while _length(extent, n, overlap) > max_len:
@@ -65,7 +65,7 @@ def plan_tiles(height: int, width: int, max_pixels: int, overlap: int) -> list[T
     best: tuple[int, float, int, int] | None = None
     for nx in range(1, width + 1):
         tw = _length(width, nx, overlap)
-        if nx > 1 and tw < 2 * overlap + 1:
+        if nx > 1 and tw <= overlap + 1:
             break
         ny = _count_for(height, max_pixels // tw, overlap)
         if ny is None:
