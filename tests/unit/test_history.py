@@ -89,8 +89,8 @@ def test_500_steps_fit_in_64mb_and_budget_drops_oldest():
     store = HistoryStore()
     rng = np.random.default_rng(0)
     for i in range(500):
-        x, y = rng.uniform(0, 2000, 2)
-        store.push("a", stroke(mask, (x, y), (x + 150, y + 60), 30, i % 10))
+        x, y = rng.uniform(0, 1800, 2)
+        store.push("a", stroke(mask, (x, y), (x + 150, y + 60), 30, 1 + i % 10))
     assert len(store.get("a")) == 500 and store.nbytes < 64 * 1024 * 1024
 
     small = HistoryStore(budget_bytes=store.nbytes // 5)

@@ -1,7 +1,6 @@
 """core.paint: brush/eraser strokes, fills, replace-in-region, picking, remapping (no Qt)."""
 
 import numpy as np
-import pytest
 
 from segstudio.core import paint
 
@@ -118,3 +117,32 @@ def test_changed_bbox():
     b[3, 7] = 1
     b[9, 2] = 1
     assert paint.changed_bbox(a, b) == (2, 3, 8, 10)
+
+
+def test_edit_records_old_values_for_incremental_counts():
+    m = blank()
+    m[:, :10] = 0
+    e = paint.paint_stroke(m, (5, 5), (15, 5), 5, 2)
+    old_counts = np.bincount(e.old, minlength=12)
+    assert old_counts[0] > 0 and old_counts[VOID] > 0 and old_counts.sum() == e.count
+    e = paint.replace_in_rect(m, (0, 0, 50, 40), 0, 3)
+    assert (e.old == 0).all() and e.value == 3
+
+
+def test_sparse_mask_accumulates_across_tiles():
+    sm = paint.SparseMask((600, 700))
+    patch = np.ones((100, 400), bool)
+    sm.add((200, 200, 600, 300), patch)
+    sm.add((0, 0, 2, 2), np.array([[True, False], [False, False]]))
+    arr = sm.to_array()
+    assert arr.shape == (600, 700) and arr[250, 590] and arr[0, 0] and not arr[0, 1]
+    assert sm.count() == 40001 and not arr[199, 200]
+
+
+def test_histogram_large_arrays_exact():
+    m = np.full((1100, 1000), 3, np.uint8)
+    m[:7] = 250
+    h = paint.histogram(m, 12)
+    assert h[3] == 1093 * 1000 and h.sum() == 1093 * 1000 and h.dtype == np.int64
+    m16 = m.astype(np.uint16) * 200
+    assert paint.histogram(m16, 60001)[600] == 1093 * 1000

@@ -1,0 +1,201 @@
+"""Actions, menus, tool bars and keyboard shortcuts of the main window.
+
+Shortcuts: 0–9 class, B brush, E eraser, F fill, P polygon, R replace-in-rectangle,
+I picker, L preserve labels, [ / ] brush size, Tab overlay, O outline, Ctrl+Z undo,
+Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+S save, PgDown / PgUp next / previous image,
+Ctrl+R mark reviewed, Ctrl+0 fit, Ctrl+1 actual size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QMenu, QSlider, QSpinBox, QToolBar
+
+from segstudio.gui.canvas import tools as T
+
+if TYPE_CHECKING:
+    from segstudio.gui.main_window import MainWindow
+
+TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I"}
+
+
+class Actions:
+    def __init__(self, win: "MainWindow") -> None:
+        self.win = win
+        self.menus: dict[str, QMenu] = {}
+        self.by_name: dict[str, QAction] = {}
+        doc, state = win.document, win.tool_state
+        a = self._add
+        # file
+        a("open", "&Open folder…", QKeySequence.StandardKey.Open, win.choose_folder)
+        a("save", "&Save", "Ctrl+S", lambda: doc.save())
+        a("close_folder", "&Close folder", None, win.close_folder)
+        a("quit", "&Quit", "Ctrl+Q", win.close)
+        # edit
+        a("undo", "&Undo", "Ctrl+Z", doc.undo)
+        a("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], doc.redo)
+        a("edit_labels", "Edit &labels…", None, win.edit_labels)
+        a("mark_reviewed", "Mark &reviewed", "Ctrl+R", win.mark_reviewed)
+        # view
+        a("toggle_overlay", "Show &overlay", "Tab", win.canvas.set_overlay_visible, checkable=True, checked=True)
+        a("outline", "Outline &only", "O", win.canvas.set_outline, checkable=True)
+        a("fit", "&Fit to window", "Ctrl+0", win.canvas.fit)
+        a("actual_size", "&Actual size (1:1)", "Ctrl+1", win.canvas.actual_size)
+        a("zoom_in", "Zoom &in", ["Ctrl+=", "Ctrl++"], lambda: win.canvas.zoom_by(1.25))
+        a("zoom_out", "Zoom o&ut", "Ctrl+-", lambda: win.canvas.zoom_by(0.8))
+        # image
+        a("next", "&Next image", "PgDown", lambda: win.step_image(1))
+        a("previous", "&Previous image", "PgUp", lambda: win.step_image(-1))
+        # tools
+        self.tool_group = QActionGroup(win)
+        for name, key in TOOL_KEYS.items():
+            act = a(f"tool_{name}", T.TOOL_NAMES[name], key, lambda _=False, n=name: state.set_tool(n), checkable=True)
+            act.setIconText(T.SHORT_NAMES[name])
+            act.setToolTip(f"{T.TOOL_NAMES[name]} ({key})")
+            self.tool_group.addAction(act)
+        self.by_name[f"tool_{state.tool}"].setChecked(True)
+        a("preserve", "&Preserve labels (paint over void only)", "L", state.set_preserve, checkable=True)
+        a("smaller", "Brush smaller", "[", lambda: state.grow(-1))
+        a("bigger", "Brush bigger", "]", lambda: state.grow(1))
+        for i in range(10):
+            a(f"class_{i}", f"Class {i}", str(i), lambda _=False, n=i: self._pick_class(n))
+        state.changed.connect(self._sync_from_state)
+        self._build_menus()
+        self._build_toolbars()
+
+    def _add(self, name: str, text: str, shortcut, slot: Callable, checkable: bool = False,
+             checked: bool = False) -> QAction:
+        act = QAction(text, self.win)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                act.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                act.setShortcut(QKeySequence(shortcut))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if checkable:
+            act.setCheckable(True)
+            act.setChecked(checked)
+            act.toggled.connect(slot)
+        else:
+            act.triggered.connect(lambda _=False: slot())
+        self.win.addAction(act)   # shortcuts work even when the action is in no visible menu
+        self.by_name[name] = act
+        return act
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+    def _pick_class(self, i: int) -> None:
+        if i < self.win.document.labels.num_classes:
+            self.win.tool_state.set_class(i)
+            if self.win.tool_state.tool in (T.ERASER, T.PICKER):
+                self.win.tool_state.set_tool(T.BRUSH)
+
+    def _sync_from_state(self) -> None:
+        state = self.win.tool_state
+        act = self.by_name.get(f"tool_{state.tool}")
+        if act is not None and not act.isChecked():
+            act.setChecked(True)
+        if self.by_name["preserve"].isChecked() != state.preserve:
+            self.by_name["preserve"].setChecked(state.preserve)
+        if self.size_box.value() != state.brush_size:
+            self.size_box.setValue(state.brush_size)
+
+    # -- menus ------------------------------------------------------------------------------
+    def _menu(self, key: str, title: str, names: list[str | None]) -> QMenu:
+        menu = self.win.menuBar().addMenu(title)
+        for n in names:
+            if n is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self.by_name[n])
+        self.menus[key] = menu
+        return menu
+
+    def _build_menus(self) -> None:
+        f = self._menu("file", "&File", ["open"])
+        self.recent_menu = f.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        for n in (None, "save", "close_folder", None, "quit"):
+            f.addSeparator() if n is None else f.addAction(self.by_name[n])
+        self._menu("edit", "&Edit", ["undo", "redo", None, "edit_labels", "mark_reviewed"])
+        self._menu("view", "&View", ["toggle_overlay", "outline", None, "fit", "actual_size", "zoom_in", "zoom_out"])
+        self.menus["panels"] = self.menus["view"].addMenu("&Panels")
+        self._menu("image", "&Image", ["next", "previous", None, "mark_reviewed"])
+        self._menu("tools", "&Tools", [f"tool_{n}" for n in TOOL_KEYS] + [None, "preserve", "smaller", "bigger"])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.win.settings.recent_folders():
+            self.recent_menu.addAction(folder, lambda f=folder: self.win.open_folder(f))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # -- tool bars ---------------------------------------------------------------------------
+    def _build_toolbars(self) -> None:
+        win, state = self.win, self.win.tool_state
+        tb = QToolBar("Tools", win)
+        tb.setObjectName("tools_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for n in TOOL_KEYS:
+            tb.addAction(self.by_name[f"tool_{n}"])
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Size "))
+        self.size_box = QSpinBox()
+        self.size_box.setRange(1, 1000)
+        self.size_box.setSuffix(" px")
+        self.size_box.setValue(state.brush_size)
+        self.size_box.valueChanged.connect(state.set_brush_size)
+        tb.addWidget(self.size_box)
+        self.preserve_box = QCheckBox("Preserve labels")
+        self.preserve_box.toggled.connect(self.by_name["preserve"].setChecked)
+        self.by_name["preserve"].toggled.connect(self.preserve_box.setChecked)
+        tb.addWidget(self.preserve_box)
+        tb.addWidget(QLabel(" Replace "))
+        self.replace_source = QComboBox()
+        self.replace_source.setToolTip("Class replaced by the rectangle tool")
+        self.replace_source.currentIndexChanged.connect(self._replace_source_changed)
+        tb.addWidget(self.replace_source)
+        win.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+
+        vb = QToolBar("View", win)
+        vb.setObjectName("view_toolbar")
+        vb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        vb.addWidget(QLabel(" Overlay "))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(win.canvas.overlay_layer.opacity() * 100))
+        self.opacity.setFixedWidth(120)
+        self.opacity.valueChanged.connect(lambda v: win.canvas.set_overlay_opacity(v / 100))
+        vb.addWidget(self.opacity)
+        for n in ("toggle_overlay", "outline", "fit", "actual_size"):
+            vb.addAction(self.by_name[n])
+        win.addToolBar(Qt.ToolBarArea.TopToolBarArea, vb)
+        self.toolbars = [tb, vb]
+        win.document.labelsChanged.connect(self.fill_replace_sources)
+        self.fill_replace_sources()
+
+    def fill_replace_sources(self) -> None:
+        labels = self.win.document.labels
+        self.replace_source.blockSignals(True)
+        self.replace_source.clear()
+        self.replace_source.addItem("class under first corner", None)
+        for c in labels.classes:
+            self.replace_source.addItem(f"{c.id}: {c.name}", c.id)
+        self.replace_source.addItem(f"{labels.void_name} (void)", labels.void_value)
+        self.replace_source.blockSignals(False)
+        self.win.tool_state.replace_source = None
+
+    def _replace_source_changed(self) -> None:
+        self.win.tool_state.replace_source = self.replace_source.currentData()
+        if self.win.tool_state.tool != T.REPLACE:
+            self.win.tool_state.set_tool(T.REPLACE)
+
+    def set_editing_enabled(self, on: bool) -> None:
+        for n in ("save", "close_folder", "undo", "redo", "edit_labels", "mark_reviewed", "next", "previous"):
+            self.by_name[n].setEnabled(on)
+        for tb in self.toolbars:
+            tb.setEnabled(on)

@@ -1,0 +1,347 @@
+"""File list panel: the folder's images with a coloured status marker, a status filter
+and "mark reviewed".
+
+:class:`FileListModel` lists the folder on a worker thread (``os.scandir`` + natural sort,
+so 100,000 files never freeze the window), exposes rows in chunks through
+``canFetchMore``/``fetchMore``, and learns all statuses in one background pass (visible rows
+whose status is not known yet ask the project lazily).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QListView, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from segstudio.core.images import IMAGE_SUFFIXES, natural_key
+from segstudio.core.project import Project, Status
+from segstudio.gui.theme import STATUS_COLORS
+from segstudio.gui.workers import Workers
+
+AREA = Qt.DockWidgetArea.LeftDockWidgetArea
+BATCH = 500
+STATUSES = list(Status)
+KeyRole = Qt.ItemDataRole.UserRole + 1
+StatusRole = Qt.ItemDataRole.UserRole + 2
+
+
+def scan_folder(folder: Path) -> tuple[list[str], list[Path]]:
+    """Keys and paths of the folder's images, as ``Project.images`` has them (same rules:
+    ``core.images`` suffixes, no hidden files, natural order, stem keys unless stems collide),
+    but working on names (pathlib objects for 100,000 files cost seconds)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [], []
+    suffixes = tuple(IMAGE_SUFFIXES)
+    with os.scandir(folder) as it:
+        names = [e.name for e in it
+                 if not e.name.startswith(".") and e.name.lower().endswith(suffixes) and e.is_file()]
+    names.sort(key=natural_key)
+    stems = [os.path.splitext(n)[0] for n in names]
+    counts = Counter(stems)
+    keys = [st if counts[st] == 1 else n for st, n in zip(stems, names)]
+    return keys, [folder / n for n in names] if len(names) < 5000 else _LazyPaths(folder, names)
+
+
+class _LazyPaths(list):
+    """Paths built on access (a list of names that answers ``[i]`` with ``folder / name``)."""
+
+    def __init__(self, folder: Path, names: list[str]) -> None:
+        super().__init__(names)
+        self.folder = folder
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.folder / super().__getitem__(i)
+
+
+def bulk_statuses(project: Project, keys: list[str]) -> list[Status]:
+    """``project.status`` for many keys with two directory listings instead of two stats per key."""
+    state = getattr(project, "_state", None)
+    if not isinstance(state, dict) or not hasattr(project, "prediction_path"):
+        return [project.status(k) for k in keys]
+
+    def names(folder: Path) -> set[str]:
+        try:
+            with os.scandir(folder) as it:
+                return {e.name for e in it}
+        except OSError:
+            return set()
+
+    masks_dir, preds_dir = project.mask_path("x").parent, project.prediction_path("x").parent
+    with_mask, with_pred = names(masks_dir), names(preds_dir)
+    raw = state.get("images", {})
+    out = []
+    for k in keys:
+        entry = raw.get(k)
+        if entry and entry.get("status"):
+            out.append(Status(entry["status"]))
+        elif f"{k}.png" in with_mask:
+            out.append(Status.EDITED)
+        elif f"{k}.png" in with_pred:
+            out.append(Status.PREDICTED)
+        else:
+            out.append(Status.UNLABELLED)
+    return out
+
+
+def _status_icon(status: Status) -> QIcon:
+    pm = QPixmap(12, 12)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(STATUS_COLORS[status.value]))
+    p.drawEllipse(1, 1, 10, 10)
+    p.end()
+    return QIcon(pm)
+
+
+class FileListModel(QAbstractListModel):
+    listed = Signal(int)       # number of images, when the scan finished
+    scanFailed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.workers = Workers(self, threads=1)
+        self.project: Project | None = None
+        self.keys: list[str] = []
+        self.paths: list[Path] = []
+        self._row_of: dict[str, int] = {}
+        self._status = np.full(0, -1, np.int8)        # index into STATUSES, -1 unknown
+        self._visible = np.zeros(0, np.int64)        # indices of keys passing the filter
+        self._visible_pos: dict[int, int] = {}
+        self._fetched = 0
+        self._filter: set[Status] | None = None
+        self._gen = 0
+        self._icons: dict[Status, QIcon] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        self._gen += 1
+        self.beginResetModel()
+        self.project = project
+        self.keys, self.paths, self._row_of = [], [], {}
+        self._status = np.full(0, -1, np.int8)
+        self._visible = np.zeros(0, np.int64)
+        self._visible_pos = {}
+        self._fetched = 0
+        self.endResetModel()
+        if project is not None:
+            gen = self._gen
+            self.workers.submit(scan_folder, project.folder, on_done=lambda r: self._listed(gen, r),
+                                on_error=lambda e: self.scanFailed.emit(str(e)))
+
+    def _listed(self, gen: int, result: tuple[list[str], list[Path]]) -> None:
+        if gen != self._gen:
+            return
+        self.beginResetModel()
+        self.keys, self.paths = result
+        self._row_of = {k: i for i, k in enumerate(self.keys)}
+        self._status = np.full(len(self.keys), -1, np.int8)
+        self._refilter()
+        self.endResetModel()
+        self.listed.emit(len(self.keys))
+        project, keys = self.project, list(self.keys)
+        self.workers.submit(bulk_statuses, project, keys, on_done=lambda st: self._statuses(gen, 0, st))
+
+    def _statuses(self, gen: int, start: int, statuses: list[Status]) -> None:
+        if gen != self._gen:
+            return
+        codes = np.array([STATUSES.index(s) for s in statuses], np.int8)
+        block = self._status[start:start + len(codes)]
+        unknown = block < 0
+        block[unknown] = codes[unknown]   # statuses set meanwhile on the GUI thread win
+        if self._fetched:
+            self.dataChanged.emit(self.index(0), self.index(self._fetched - 1), [Qt.ItemDataRole.DecorationRole])
+
+    def wait(self) -> None:
+        self.workers.wait()
+
+    # -- filter ------------------------------------------------------------------------------
+    def set_filter(self, statuses: set[Status] | None) -> None:
+        self.beginResetModel()
+        self._filter = set(statuses) if statuses else None
+        self._refilter()
+        self.endResetModel()
+
+    def _refilter(self) -> None:
+        n = len(self.keys)
+        if self._filter is None:
+            self._visible = np.arange(n)
+        else:
+            for i in np.flatnonzero(self._status < 0):   # still unknown: ask now
+                self._status[i] = STATUSES.index(self.status_of(int(i)))
+            wanted = np.array([STATUSES.index(s) for s in self._filter], np.int8)
+            self._visible = np.flatnonzero(np.isin(self._status, wanted))
+        self._visible_pos = {}
+        self._fetched = min(BATCH, len(self._visible))
+
+    # -- Qt model API --------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._fetched
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:
+        return not parent.isValid() and self._fetched < len(self._visible)
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:
+        if parent.isValid():
+            return
+        extra = min(BATCH, len(self._visible) - self._fetched)
+        if extra <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._fetched, self._fetched + extra - 1)
+        self._fetched += extra
+        self.endInsertRows()
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= self._fetched:
+            return None
+        i = int(self._visible[index.row()])
+        if role == Qt.ItemDataRole.DisplayRole or role == KeyRole:
+            return self.keys[i]
+        if role == Qt.ItemDataRole.DecorationRole:
+            st = self.status_of(i)
+            if st not in self._icons:
+                self._icons[st] = _status_icon(st)
+            return self._icons[st]
+        if role == StatusRole:
+            return self.status_of(i).value
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{self.paths[i]}\n{self.status_of(i).value}"
+        return None
+
+    # -- queries --------------------------------------------------------------------------------
+    def status_of(self, i: int) -> Status:
+        code = int(self._status[i])
+        if code < 0:
+            st = self.project.status(self.keys[i]) if self.project is not None else Status.UNLABELLED
+            self._status[i] = STATUSES.index(st)
+            return st
+        return STATUSES[code]
+
+    def path_of(self, key: str) -> Path | None:
+        i = self._row_of.get(key)
+        return None if i is None else self.paths[i]
+
+    def row_of(self, key: str) -> int:
+        """Row of ``key`` in the filtered list (fetching rows up to it), -1 when filtered out."""
+        i = self._row_of.get(key)
+        if i is None:
+            return -1
+        if not self._visible_pos:
+            self._visible_pos = {int(v): r for r, v in enumerate(self._visible)}
+        row = self._visible_pos.get(i, -1)
+        while row >= self._fetched and self.canFetchMore():
+            self.fetchMore()
+        return row
+
+    def key_at(self, row: int) -> str | None:
+        if 0 <= row < len(self._visible):
+            while row >= self._fetched and self.canFetchMore():
+                self.fetchMore()
+            return self.keys[int(self._visible[row])]
+        return None
+
+    def visible_count(self) -> int:
+        return len(self._visible)
+
+    def neighbour(self, key: str | None, step: int) -> str | None:
+        if not len(self._visible):
+            return None
+        row = self.row_of(key) if key is not None else -1
+        if row < 0:
+            return self.key_at(0)
+        return self.key_at(row + step)
+
+    def set_status(self, key: str, status: Status | str) -> None:
+        i = self._row_of.get(key)
+        if i is None:
+            return
+        self._status[i] = STATUSES.index(Status(status))
+        if not self._visible_pos:
+            self._visible_pos = {int(v): r for r, v in enumerate(self._visible)}
+        row = self._visible_pos.get(i, -1)
+        if 0 <= row < self._fetched:
+            ix = self.index(row)
+            self.dataChanged.emit(ix, ix)
+
+
+class FileListPanel(QWidget):
+    activated = Signal(str)   # key chosen by the user
+
+    def __init__(self, model: FileListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = QListView()
+        self.view.setModel(model)
+        self.view.setUniformItemSizes(True)
+        self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.filter = QComboBox()
+        self.filter.addItem("All images", None)
+        for st in Status:
+            self.filter.addItem(st.value.capitalize(), st)
+        self.filter.addItem("Needs work (unlabelled + predicted)", "todo")
+        self.count_label = QLabel("")
+        self.review_button = QPushButton("Mark reviewed")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.filter, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.count_label, 1)
+        bottom.addWidget(self.review_button)
+        layout.addLayout(bottom)
+        self.filter.currentIndexChanged.connect(self._filter_changed)
+        self.view.clicked.connect(self._clicked)
+        self.view.activated.connect(self._clicked)
+        model.listed.connect(lambda _n: self._update_count())
+        model.modelReset.connect(self._update_count)
+
+    def _filter_changed(self) -> None:
+        data = self.filter.currentData()
+        if data is None:
+            self.model.set_filter(None)
+        elif data == "todo":
+            self.model.set_filter({Status.UNLABELLED, Status.PREDICTED})
+        else:
+            self.model.set_filter({data})
+
+    def _clicked(self, index: QModelIndex) -> None:
+        key = index.data(KeyRole)
+        if key:
+            self.activated.emit(key)
+
+    def _update_count(self) -> None:
+        total, shown = len(self.model.keys), self.model.visible_count()
+        self.count_label.setText(f"{shown} of {total} images" if shown != total else f"{total} images")
+
+    def select(self, key: str | None) -> None:
+        if key is None:
+            self.view.clearSelection()
+            return
+        row = self.model.row_of(key)
+        if row >= 0:
+            ix = self.model.index(row)
+            self.view.setCurrentIndex(ix)
+            self.view.scrollTo(ix)
+
+
+def create_panel(window) -> QDockWidget:
+    panel = FileListPanel(window.file_model)
+    dock = QDockWidget("Images", window)
+    dock.setObjectName("images_dock")
+    dock.setWidget(panel)
+    panel.activated.connect(window.open_image)
+    panel.review_button.clicked.connect(window.mark_reviewed)
+    window.document.imageChanged.connect(lambda key: panel.select(key or None))
+    window.file_panel = panel
+    return dock
