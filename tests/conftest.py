@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no test may touch a real display
+
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

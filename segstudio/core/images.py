@@ -10,6 +10,7 @@ labels refer to the colour channels). Unreadable or truncated files raise
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +118,16 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         raise ImageReadError(f"{folder}: not a folder")
     with os.scandir(folder) as it:
-        files = [Path(e.path) for e in it if e.is_file() and is_image_file(e.name) and not e.name.startswith(".")]
-    return sorted(files, key=lambda p: natural_key(p.name))
+        names = [e.name for e in it
+                 if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+                 and e.is_file()]
+    names.sort(key=natural_key)
+    return [folder / n for n in names]
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 def natural_key(name: str) -> list:
-    import re
-
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+    """Sort key that orders ``img2`` before ``img10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in _DIGITS.split(name)]

@@ -159,6 +159,15 @@ class Project:
             self._state["images"].setdefault(key, {})["status"] = Status(status).value
             self._save_state()
 
+    def statuses(self, keys: list[str] | None = None) -> dict[str, Status]:
+        """Status of many images at once (cheap: recorded statuses first, file checks only if unrecorded)."""
+        recorded = self._state["images"]
+        out = {}
+        for k in (self.keys() if keys is None else keys):
+            raw = recorded.get(k, {}).get("status")
+            out[k] = Status(raw) if raw else self.status(k)
+        return out
+
     def keys_with_status(self, *statuses: Status) -> list[str]:
         wanted = {Status(s) for s in statuses}
         return [k for k in self.images if self.status(k) in wanted]
