@@ -191,7 +191,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
         metric = rec.get("val_miou", -rec["loss"])
         meta = {**meta_base, "epoch": epoch, "history": history[-1:], "val_miou": rec.get("val_miou"),
                 "val_iou": rec.get("val_iou"), "elapsed_seconds": rec["elapsed"]}
-        if metric > best:
+        if metric > best or "val_miou" not in rec:   # no validation set: out is the last epoch (see docstring)
             best = metric
             save_checkpoint(make_ckpt(state, meta), out, half=config.half_checkpoint)
             rec["saved_best"] = True
