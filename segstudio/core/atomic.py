@@ -35,7 +35,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable_dir: bool = F
             os.unlink(tmp)
         raise
     if durable_dir:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _umask() -> int:
@@ -44,7 +44,7 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     if os.name != "posix":
         return
     with contextlib.suppress(OSError):

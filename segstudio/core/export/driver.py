@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 
 from segstudio import __version__
 from segstudio.core import masks
+from segstudio.core.atomic import fsync_dir
 from segstudio.core.export.camvid import CamvidExporter
 from segstudio.core.export.cityscapes import CityscapesExporter
 from segstudio.core.export.coco import CocoExporter
@@ -101,23 +102,7 @@ def _publish(partial: Path, out_dir: Path) -> None:
             os.rename(partial, out_dir)
     else:
         os.rename(partial, out_dir)
-    _fsync_dir(out_dir.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX; elsewhere a no-op)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(out_dir.parent)  # make the publishing rename durable
 
 
 def _make_parent(parent: Path) -> Path | None:
