@@ -149,6 +149,8 @@ def build_about_dialog(parent: QWidget | None = None, device: str | None = None)
     text.setObjectName("aboutText")
     text.setTextFormat(Qt.TextFormat.RichText)
     text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    text.setWordWrap(True)
+    text.setMinimumWidth(440)
 
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
     copy = QPushButton("Copy versions")

@@ -108,6 +108,7 @@ def test_resume_continues_from_saved_epoch(tmp_path):
     pairs = pair_files(img_dir, mask_dir)
     mk = lambda: SegDataset(pairs, ls, (0.5,) * 3, (0.25,) * 3, AugmentConfig(crop=None, scale=(1, 1)))  # noqa: E731
     train(_config(epochs=2), ls, mk(), None, tmp_path / "m.pt")
+    assert (tmp_path / "m.pt").exists(), "without validation the lowest-loss epoch is saved as --out"
     events = []
     summary = train(_config(epochs=4), ls, mk(), None, tmp_path / "m.pt", resume=True, progress=events.append)
     assert events[0] == {"event": "resume", "epoch": 2}

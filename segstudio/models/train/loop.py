@@ -126,7 +126,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
                            {"params": params_bn, "weight_decay": 0.0}],
                           lr=config.lr, momentum=config.momentum, nesterov=True)
 
-    start_epoch, best, history, elapsed_before = 0, -1.0, [], 0.0
+    start_epoch, best, history, elapsed_before = 0, float("-inf"), [], 0.0
     if resume and last_path.exists():
         state = safe_torch_load(last_path)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
