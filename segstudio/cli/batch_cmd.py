@@ -61,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
     if args.crf:
         from segstudio.core.crf_params import CRFParams
 
-        params = {}
+        crf = CRFParams.shipped()
         if args.crf_params is not None:
             try:
                 params = json.loads(args.crf_params.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise SegStudioError(f"{args.crf_params}: cannot read CRF parameters ({exc})") from None
-        crf = CRFParams(**params)
+            crf = CRFParams.from_dict({**crf.to_dict(), **params.get("params", params)}, str(args.crf_params))
     from segstudio.models.batch import TextProgress, run_batch
     from segstudio.models.predictor import Predictor
 

@@ -53,10 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def params_from_args(args: argparse.Namespace) -> CRFParams:
-    base: dict = {}
+    base: dict = CRFParams.shipped().to_dict()
     if args.params is not None:
         try:
-            base = json.loads(Path(args.params).read_text(encoding="utf-8"))
+            loaded = json.loads(Path(args.params).read_text(encoding="utf-8"))
+            base = {**base, **loaded.get("params", loaded)} if isinstance(loaded, dict) else loaded
         except FileNotFoundError:
             raise CRFError(f"{args.params}: parameter file not found") from None
         except (OSError, ValueError) as exc:

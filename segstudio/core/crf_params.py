@@ -92,3 +92,20 @@ class CRFParams:
             return cls(**dict(data))
         except CRFError as exc:
             raise CRFError(f"{source}: {exc}") from None
+
+    @classmethod
+    def shipped(cls) -> "CRFParams":
+        """The tuned defaults shipped with the default model (``resources/models/crf_params.json``,
+        written by ``scripts/tune_crf.py``) when present, else the DeepLab defaults."""
+        from segstudio.paths import resources_dir
+
+        path = resources_dir() / "models" / "crf_params.json"
+        if not path.exists():
+            return cls()
+        import json
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CRFError(f"{path}: unreadable CRF parameters ({exc})") from None
+        return cls.from_dict(data.get("params", data), str(path))
