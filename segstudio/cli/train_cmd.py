@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--val-masks", type=Path)
     src.add_argument("--labels", default=None, help="label set preset or labels.json (default: camvid, or the project's)")
     m = p.add_argument_group("model")
-    m.add_argument("--arch", default="unet-light", help="architecture (see `segstudio models`)")
-    m.add_argument("--arch-options", default="{}", help='JSON dict of architecture options, e.g. \'{"width": 24}\'')
+    m.add_argument("--arch", default=None,
+                   help="architecture (see `segstudio models`); default: the --from checkpoint's, else unet-light")
+    m.add_argument("--arch-options", default=None,
+                   help='JSON dict of architecture options, e.g. \'{"width": 24}\' (default: the --from checkpoint\'s)')
     m.add_argument("--from", dest="from_ckpt", default=None, help="fine-tune from this checkpoint (classes mapped by name)")
     m.add_argument("--out", type=Path, required=True, help="checkpoint to write (best by val mIoU)")
     o = p.add_argument_group("optimisation")
@@ -98,7 +100,14 @@ def run(args: argparse.Namespace) -> int:
         labels = Project(args.project).labels
     else:
         labels = labels_mod.preset("camvid")
-    config = TrainConfig(arch=args.arch, arch_options=json.loads(args.arch_options), epochs=args.epochs,
+    arch, arch_options = args.arch, json.loads(args.arch_options) if args.arch_options else None
+    if args.from_ckpt and (arch is None or arch_options is None):
+        from segstudio.models.checkpoint import load_checkpoint
+        base = load_checkpoint(args.from_ckpt)
+        if arch is None or arch == base.arch:
+            arch, arch_options = base.arch, base.arch_options if arch_options is None else arch_options
+    arch = arch or "unet-light"
+    config = TrainConfig(arch=arch, arch_options=arch_options or {}, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          warmup_epochs=args.warmup_epochs, loss=args.loss, class_weights=args.class_weights,
                          weight_power=args.weight_power, focal_weighted=args.focal_weighted, crop=args.crop,
@@ -111,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     printer = _json_printer if args.json_progress else _text_printer()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary = train(config, labels, train_set, val_set, args.out, resume=args.resume, progress=printer)
-    print(f"best {'val mIoU' if val_set else 'score'} {summary.get('best', float('nan')):.4f}; "
-          f"checkpoint: {args.out}", file=sys.stderr)
+    best = summary.get("best", float("nan"))
+    what = f"best val mIoU {100 * best:.2f}%" if val_set else f"lowest training loss {-best:.4f}"
+    print(f"{what}; checkpoint: {args.out}", file=sys.stderr)
     return 0
 
 

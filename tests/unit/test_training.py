@@ -148,3 +148,17 @@ def test_train_cli_on_project(tmp_path):
     rc = main(["train", "--project", str(img_dir), "--arch", "unet", "--arch-options", '{"width": 4, "depth": 1}',
                "--epochs", "1", "--batch-size", "2", "--crop", "16,16", "--out", str(out), "--json-progress"])
     assert rc == 0 and load_checkpoint(out).meta["train_images"] == 2
+
+
+def test_finetune_cli_takes_architecture_from_base_checkpoint(tmp_path):
+    from segstudio.cli import main
+    ls, img_dir, mask_dir = _tiny_dataset(tmp_path, n=2)
+    base = tmp_path / "base.pt"
+    common = ["--images", str(img_dir), "--masks", str(mask_dir), "--labels", "binary", "--epochs", "1",
+              "--batch-size", "2", "--crop", "16,16", "--json-progress"]
+    assert main(["train", *common, "--arch", "unet", "--arch-options", '{"width": 4, "depth": 1}',
+                 "--out", str(base)]) == 0
+    out = tmp_path / "ft.pt"
+    assert main(["train", *common, "--from", str(base), "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.arch == "unet" and ckpt.arch_options == {"width": 4, "depth": 1}

@@ -1,0 +1,1 @@
+"""Small custom-painted widgets (QPainter only, no plotting library): bar chart, heat map."""
