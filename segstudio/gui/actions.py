@@ -3,7 +3,8 @@
 Shortcuts: 0–9 class, B brush, E eraser, F fill, P polygon, R replace-in-rectangle,
 I picker, L preserve labels, [ / ] brush size, Tab overlay, O outline, Ctrl+Z undo,
 Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+S save, PgDown / PgUp next / previous image,
-Ctrl+R mark reviewed, Ctrl+0 fit, Ctrl+1 actual size.
+Ctrl+Shift+R mark reviewed (Ctrl+R / Enter: run / accept the model, see
+gui.prediction), Ctrl+0 fit, Ctrl+1 actual size, Ctrl+E export.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ class Actions:
         a("save", "&Save", "Ctrl+S", lambda: doc.save())
         a("close_folder", "&Close folder", None, win.close_folder)
         a("quit", "&Quit", "Ctrl+Q", win.close)
+        # export / retrain / about (dialogs in segstudio.gui.dialogs, imported when first used)
+        a("export", "&Export…", "Ctrl+E", lambda: _dialogs().open_export_dialog(win))
+        a("retrain", "&Retrain on my corrections…", None, lambda: _dialogs().open_train_dialog(win))
+        a("about", "&About SegStudio", None, lambda: _about(win))
         # edit
         a("undo", "&Undo", "Ctrl+Z", doc.undo)
         a("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], doc.redo)
         a("edit_labels", "Edit &labels…", None, win.edit_labels)
-        a("mark_reviewed", "Mark &reviewed", "Ctrl+R", win.mark_reviewed)
+        a("mark_reviewed", "Mark &reviewed", "Ctrl+Shift+R", win.mark_reviewed)  # Ctrl+R: run model (model panel)
         # view
         a("toggle_overlay", "Show &overlay", "Tab", win.canvas.set_overlay_visible, checkable=True, checked=True)
         a("outline", "Outline &only", "O", win.canvas.set_outline, checkable=True)
@@ -119,13 +124,16 @@ class Actions:
         f = self._menu("file", "&File", ["open"])
         self.recent_menu = f.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        for n in (None, "save", "close_folder", None, "quit"):
+        for n in (None, "save", "export", "close_folder", None, "quit"):
             f.addSeparator() if n is None else f.addAction(self.by_name[n])
         self._menu("edit", "&Edit", ["undo", "redo", None, "edit_labels", "mark_reviewed"])
         self._menu("view", "&View", ["toggle_overlay", "outline", None, "fit", "actual_size", "zoom_in", "zoom_out"])
         self.menus["panels"] = self.menus["view"].addMenu("&Panels")
         self._menu("image", "&Image", ["next", "previous", None, "mark_reviewed"])
         self._menu("tools", "&Tools", [f"tool_{n}" for n in TOOL_KEYS] + [None, "preserve", "smaller", "bigger"])
+        # Model menu (panels add their own entries through win.menus["model"]) and Help menu
+        self._menu("model", "&Model", ["retrain", None])
+        self._menu("help", "&Help", ["about"])
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -199,3 +207,15 @@ class Actions:
             self.by_name[n].setEnabled(on)
         for tb in self.toolbars:
             tb.setEnabled(on)
+        for n in ("export", "retrain"):   # need an open folder
+            self.by_name[n].setEnabled(on)
+
+
+def _dialogs():
+    import segstudio.gui.dialogs as dialogs
+    return dialogs
+
+
+def _about(win) -> None:
+    from segstudio.gui.about import show_about
+    show_about(win)

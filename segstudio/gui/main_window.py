@@ -39,6 +39,7 @@ from segstudio.gui.status_bar import StatusBar
 class MainWindow(QMainWindow):
     imageChanged = Signal(str)     # mirrors document.imageChanged
     maskEdited = Signal(object)    # mirrors document.maskEdited (dirty bbox)
+    modelTrained = Signal(str)     # "Use this model" in the retrain dialog: checkpoint path
 
     def __init__(self, settings: AppSettings | None = None, autosave_ms: int | None = None,
                  confirm=None) -> None:
@@ -253,6 +254,12 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        training = getattr(self, "_train_dialog", None)   # retrain dialog (segstudio.gui.dialogs)
+        if training is not None and training.running():
+            if not self._confirm("A training is still running. Stop it and quit?"):
+                event.ignore()
+                return
+            training.shutdown()
         self.document.end_stroke()
         self.document.saver.flush()
         self.save_layout()

@@ -2,7 +2,8 @@
 
 A panel module defines ``create_panel(window) -> QDockWidget`` (give the dock an
 ``objectName`` so its place is remembered) and may set ``AREA`` (a ``Qt.DockWidgetArea``,
-default right). ``window`` is the :class:`~segstudio.gui.main_window.MainWindow`; panels use
+default right) and ``TABIFY_WITH`` (another dock's objectName: shown as tabs with it).
+``window`` is the :class:`~segstudio.gui.main_window.MainWindow`; panels use
 ``window.document`` (key, mask, image, labels, ``apply_mask``, ``fixed_pixels``, signals
 ``imageChanged`` and ``maskEdited``), ``window.project``, ``window.tool_state``,
 ``window.canvas`` and ``window.menus``. Add a panel with :func:`register` (before the window
@@ -20,6 +21,11 @@ from PySide6.QtWidgets import QDockWidget
 PANEL_MODULES: list[str] = [
     "segstudio.gui.panels.file_list",
     "segstudio.gui.panels.label_panel",
+    # prediction, CRF, evaluation, batch (issue 8; shared controller: segstudio.gui.prediction)
+    "segstudio.gui.panels.model_panel",
+    "segstudio.gui.panels.crf_panel",
+    "segstudio.gui.panels.metrics_panel",
+    "segstudio.gui.panels.batch_panel",
 ]
 
 
@@ -41,5 +47,10 @@ def load_panels(window) -> dict[str, QDockWidget]:
         if not dock.objectName():
             dock.setObjectName(name.rsplit(".", 1)[-1])
         window.addDockWidget(getattr(mod, "AREA", Qt.DockWidgetArea.RightDockWidgetArea), dock)
+        # optional ``TABIFY_WITH = "<objectName>"``: share a tab group with that (earlier) dock
+        other = next((d for d in docks.values() if d.objectName() == getattr(mod, "TABIFY_WITH", None)), None)
+        if other is not None:
+            window.tabifyDockWidget(other, dock)
+            other.raise_()
         docks[name] = dock
     return docks
