@@ -32,9 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-probs", action="store_true", help="also write <stem>.npy (float16 C×H×W probabilities)")
     p.add_argument("--crf", action="store_true", help="refine each prediction with a dense CRF")
     p.add_argument("--crf-params", type=Path, default=None, help="JSON object of CRF parameters")
-    p.add_argument("--labels-only", action="store_true",
-                   help="write the label masks only: no probabilities are computed (fastest); "
-                        "cannot be combined with --crf or --save-probs")
     p.add_argument("--workers", type=int, default=2, help="reader and writer threads each (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -45,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     from segstudio.core import labels as labels_mod
     from segstudio.paths import default_model_path
 
-    if args.labels_only and (args.crf or args.save_probs):
-        raise SegStudioError("--labels-only cannot be combined with --crf or --save-probs")
     model = args.model
     if model is None:
         model = default_model_path()

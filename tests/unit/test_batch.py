@@ -176,8 +176,6 @@ def test_batch_verb(folder, tmp_path, capsys):
     code = main(["batch", str(folder), "--out", str(out), "--model", str(tmp_path / "m.pt"), "--resume",
                  "--engine", "torch", "--tile", "16", "--quiet"])
     assert code == 1 and "5 skipped" in capsys.readouterr().out
-    assert main(["batch", str(folder), "--out", str(out), "--labels-only", "--save-probs"]) == 1
-    assert "cannot be combined" in capsys.readouterr().err
 
 
 def test_batch_verb_without_default_model(folder, tmp_path, monkeypatch, capsys):

@@ -99,6 +99,15 @@ def test_tiny_model_overfits_two_images(tmp_path):
     assert summary["best"] >= 0.95
     ckpt = load_checkpoint(tmp_path / "m.pt")
     assert ckpt.arch == "unet" and ckpt.labels.names == ls.names and ckpt.meta["val_miou"] >= 0.95
+    assert ckpt.mean == (0.5, 0.5, 0.5) and ckpt.std == (0.25, 0.25, 0.25)
+    # the saved checkpoint serves the Predictor: same labels as validation saw
+    from segstudio.core.images import read_image
+    from segstudio.core.metrics import evaluate
+    from segstudio.models.predictor import Predictor
+    pred = Predictor(tmp_path / "m.pt", device="cpu", engine="torch")
+    for img_path, mask_path in pairs:
+        out = pred.predict(read_image(img_path).rgb).labels
+        assert evaluate(out, masks.read_mask(mask_path), 2, 255).miou >= 0.95
     log = [json.loads(s) for s in (tmp_path / "m.log.jsonl").read_text().splitlines()]
     assert len(log) == summary["epochs_run"] and all("val_miou" in r for r in log)
 

@@ -55,6 +55,7 @@ class SegDataset(torch.utils.data.Dataset):
                  augment: AugmentConfig | None = None, seed: int = 0) -> None:
         self.labels = labels
         self.augment = augment
+        self.norm = (tuple(float(v) for v in mean), tuple(float(v) for v in std))  # stored in checkpoints
         self.mean = np.asarray(mean, np.float32) * 255.0
         self.inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
         self.rng = np.random.default_rng(seed)

@@ -25,10 +25,9 @@ import torch
 from segstudio.core import atomic
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import ConfusionMatrix
-from segstudio.models.checkpoint import (IMAGENET_MEAN, IMAGENET_STD, Checkpoint, load_checkpoint,
-                                         safe_torch_load, save_checkpoint)
+from segstudio.models.checkpoint import Checkpoint, load_checkpoint, safe_torch_load, save_checkpoint
 from segstudio.models.registry import build_model
-from segstudio.models.train.data import AugmentConfig, SegDataset
+from segstudio.models.train.data import SegDataset
 from segstudio.models.train.finetune import transfer_weights
 from segstudio.models.train.losses import SegLoss, class_weights
 
@@ -151,8 +150,8 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
     summary: dict = {}
 
     def make_ckpt(model_state, meta) -> Checkpoint:
-        return Checkpoint(config.arch, labels, model_state, dict(config.arch_options), IMAGENET_MEAN,
-                          IMAGENET_STD, meta)
+        mean, std = train_set.norm  # the normalisation the network was trained with
+        return Checkpoint(config.arch, labels, model_state, dict(config.arch_options), mean, std, meta)
 
     model.train()
     for epoch in range(start_epoch, config.epochs):
