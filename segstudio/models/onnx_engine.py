@@ -153,8 +153,14 @@ def _agrees(onnx_bytes: bytes, model: nn.Module, sizes: list[tuple[int, int]], t
 
 def export_onnx(model: nn.Module, out: str | os.PathLike, labels: LabelSet, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                 arch: str | None = None, arch_options: dict | None = None, source_sha256: str | None = None,
-                opset: int = 17, sample_size: tuple[int, int] = (96, 128), tol: float = 1e-4) -> dict[str, Any]:
-    """Export ``model`` (eval mode, CPU, float32) to ``out``; returns a report dict."""
+                opset: int = 17, sample_size: tuple[int, int] = (96, 128), tol: float = 1e-4,
+                benchmark_size: tuple[int, int] | None = (360, 480)) -> dict[str, Any]:
+    """Export ``model`` (eval mode, CPU, float32) to ``out``; returns a report dict.
+
+    With ``benchmark_size`` both engines are timed on this machine's CPU on one input of that
+    size and the ratio torch time / onnxruntime time is stored as ``cpu_speedup_vs_torch``;
+    the predictor's ``auto`` engine uses the ONNX file only when that ratio is above 1.05.
+    """
     model = model.eval().float().cpu()
     m = size_multiple(model)
     net: nn.Module = _DictToTensor(model)
@@ -183,22 +189,60 @@ def export_onnx(model: nn.Module, out: str | os.PathLike, labels: LabelSet, mean
         raise CheckpointError(f"{out}: ONNX export of {arch or type(model).__name__} failed: " + "; ".join(errors))
     import onnx
 
+    speed = cpu_speed_ratio(data, net, benchmark_size) if benchmark_size else None
     proto = onnx.load_from_string(data)
     props = {"format": ONNX_FORMAT, "arch": arch or "", "arch_options": json.dumps(arch_options or {}),
              "labels": json.dumps(labels.to_dict()), "mean": json.dumps(list(mean)), "std": json.dumps(list(std)),
              "source_sha256": source_sha256 or "", "size_multiple": str(m), "exporter": used,
-             "input": "float32 N×3×H×W, (rgb/255 - mean)/std", "torch_version": torch.__version__}
+             "input": "float32 N×3×H×W, (rgb/255 - mean)/std", "torch_version": torch.__version__,
+             "cpu_speedup_vs_torch": "" if speed is None else f"{speed:.3f}"}
     del proto.metadata_props[:]
     for k, v in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = PREFIX + k, v
     proto.producer_name = "segstudio"
     atomic.write_bytes(out, proto.SerializeToString())
-    return {"path": str(out), "exporter": used, "opset": _opset(proto), "size_multiple": m, "notes": errors}
+    return {"path": str(out), "exporter": used, "opset": _opset(proto), "size_multiple": m, "notes": errors,
+            "cpu_speedup_vs_torch": speed}
+
+
+def cpu_speed_ratio(onnx_bytes: bytes, net: nn.Module, size: tuple[int, int], repeat: int = 3) -> float:
+    """torch (channels-last, inference mode) time over onnxruntime time, best of ``repeat``, on the CPU."""
+    import time
+
+    x = torch.randn(1, 3, *size)
+    sess = _session(onnx_bytes)
+    name = sess.get_inputs()[0].name
+    xn = x.numpy()
+    net_cl = net.to(memory_format=torch.channels_last)
+    xc = x.contiguous(memory_format=torch.channels_last)
+
+    def best(fn) -> float:
+        fn()  # warm-up
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    with torch.inference_mode():
+        t_torch = best(lambda: net_cl(xc))
+    t_ort = best(lambda: sess.run(None, {name: xn}))
+    net.to(memory_format=torch.contiguous_format)
+    return t_torch / max(t_ort, 1e-9)
 
 
 def _opset(proto) -> int:
     return max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+def measured_faster(path: str | os.PathLike, margin: float = 1.05) -> bool:
+    """Whether the export recorded onnxruntime at least ``margin``× faster than torch on the CPU."""
+    try:
+        return float(read_metadata(path).get("cpu_speedup_vs_torch") or 0.0) >= margin
+    except ValueError:
+        return False
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -190,7 +190,10 @@ class Predictor:
         if not path.exists():
             return None
         found = onnx_engine.find_onnx_for(path)
-        if found is not None or engine == "auto":
+        if engine == "auto":
+            # only where the export measured onnxruntime faster than torch on this CPU
+            return found if found is not None and onnx_engine.measured_faster(found) else None
+        if found is not None:
             return found
         loaded = load_model_file(path, allow_torchscript=allow_ts)
         if loaded.checkpoint is None:

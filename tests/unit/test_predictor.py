@@ -179,8 +179,19 @@ def exported(tmp_path_factory):
     ckpt = Checkpoint("unet", preset("camvid"), model.state_dict(), SMALL_UNET)
     save_checkpoint(ckpt, folder / "m.pt")
     export_onnx(model, folder / "m.onnx", preset("camvid"), arch="unet", arch_options=SMALL_UNET,
-                source_sha256=file_sha256(folder / "m.pt"))
+                source_sha256=file_sha256(folder / "m.pt"), benchmark_size=None)
+    _set_speedup(folder / "m.onnx", "2.000")  # deterministic stand-in for the export-time timing
     return folder, model
+
+
+def _set_speedup(path, value: str) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    for p in proto.metadata_props:
+        if p.key == "segstudio.cpu_speedup_vs_torch":
+            p.value = value
+    onnx.save(proto, str(path))
 
 
 def test_onnx_logits_agree_with_torch(exported):
@@ -217,8 +228,20 @@ def test_engine_auto_uses_valid_onnx_sibling(exported, tmp_path):
         Predictor(folder / "m.onnx", engine="torch")
 
 
+def test_engine_auto_keeps_torch_where_onnx_measured_slower(exported, tmp_path):
+    folder, _ = exported
+    for name in ("m.pt", "m.onnx"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    _set_speedup(tmp_path / "m.onnx", "0.800")
+    assert Predictor(tmp_path / "m.pt", device="cpu").engine == "torch"
+    assert Predictor(tmp_path / "m.pt", device="cpu", engine="onnxruntime").engine == "onnxruntime"
+
+
 def test_explicit_onnxruntime_exports_into_cache(tmp_path, monkeypatch):
+    from segstudio.models import onnx_engine
+
     monkeypatch.setenv("SEGSTUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(onnx_engine, "cpu_speed_ratio", lambda *a, **k: 1.5)
     save_checkpoint(Checkpoint("unet", generic_labels(3), build_model("unet", 3, **SMALL_UNET).state_dict(),
                                SMALL_UNET), tmp_path / "l.pt")
     p = Predictor(tmp_path / "l.pt", device="cpu", engine="onnxruntime")
@@ -236,6 +259,7 @@ def test_export_onnx_verb(exported, tmp_path, capsys):
 
     meta = read_metadata(tmp_path / "x.onnx")
     assert meta["format"] == "segstudio-onnx" and meta["arch"] == "unet"
+    assert float(meta["cpu_speedup_vs_torch"]) > 0  # measured at export on this CPU
     assert json.loads(meta["labels"])["name"] == "camvid" and len(json.loads(meta["mean"])) == 3
 
 
