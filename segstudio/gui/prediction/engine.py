@@ -12,7 +12,6 @@ the CRF defaults (``resources/models/crf_params.json`` if present) and error wor
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -163,17 +162,13 @@ def crf_params_path():
 
 
 def default_crf_params() -> tuple[CRFParams, str]:
-    """CRF defaults: ``resources/models/crf_params.json`` when present (tuned), else the built-ins."""
+    """CRF defaults: the tuned ``resources/models/crf_params.json`` when present, else the built-ins."""
     path = crf_params_path()
-    if not path.exists():
-        return CRFParams(), "built-in defaults"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("params"), dict):
-            data = data["params"]
-        return CRFParams.from_dict(data, str(path)), str(path)
-    except (OSError, ValueError, SegStudioError) as exc:
-        return CRFParams(), f"built-in defaults ({path}: {exc})"
+        params = CRFParams.shipped()
+    except SegStudioError as exc:
+        return CRFParams(), f"built-in defaults ({exc})"
+    return params, (str(path) if path.exists() else "built-in defaults")
 
 
 def describe_error(exc: BaseException) -> str:
