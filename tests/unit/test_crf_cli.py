@@ -46,7 +46,7 @@ def test_crf_verb_writes_indexed_mask(scene, capsys):
     with Image.open(out) as im:
         assert im.mode == "P"
     mask = read_mask(out, preset("camvid"))
-    expected = dense_crf(image, probs, CRFParams(iterations=4, bilateral_srgb=9)).argmax(0)
+    expected = dense_crf(image, probs, CRFParams.from_dict({**CRFParams.shipped().to_dict(), "iterations": 4, "bilateral_srgb": 9})).argmax(0)
     assert np.array_equal(mask, expected)
 
 
@@ -63,7 +63,7 @@ def test_crf_verb_params_file_fixed_mask_and_torch_engine(scene, one_torch_threa
     a = read_mask(tmp / "a.png", labels)
     assert np.all(a[5:9, 5:30] == 7)
     fx = np.where(fixed == labels.ignore_index, -1, fixed).astype(np.int32)
-    expected = dense_crf(image, probs, CRFParams(bilateral_sxy=30, iterations=2), fixed=fx).argmax(0)
+    expected = dense_crf(image, probs, CRFParams.from_dict({**CRFParams.shipped().to_dict(), "bilateral_sxy": 30, "iterations": 2}), fixed=fx).argmax(0)
     assert np.array_equal(a, expected)
     pytest.importorskip("torch")
     assert main(args + ["--out", str(tmp / "b.png"), "--engine", "torch", "--device", "cpu"]) == 0
