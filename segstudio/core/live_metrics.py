@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from segstudio.core.metrics import ConfusionMatrix, Scores, scores_from_counts
+from segstudio.core.metrics import ConfusionMatrix, Scores, pair_histogram, scores_from_counts
 
 BBox = tuple[int, int, int, int]   # x0, y0, x1, y1 with exclusive ends
 
 
-def pair_counts(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
-    """``(n+1)×(n+1)`` int64 counts of ``(min(gt, n), min(pred, n))`` pairs (same binning as
-    ``ConfusionMatrix``); meant for small patches."""
-    m = n + 1
-    g = np.minimum(gt.reshape(-1), n).astype(np.int64)
-    p = np.minimum(pred.reshape(-1), n).astype(np.int64)
-    return np.bincount(g * m + p, minlength=m * m).reshape(m, m)
+pair_counts = pair_histogram  # same binning as ConfusionMatrix (kept under this name for callers)
 
 
 def patch_delta(old: np.ndarray, new: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
@@ -90,12 +84,11 @@ class LiveConfusion:
         x0, y0, x1, y1 = box
         old = self._shadow[y0:y1, x0:x1]
         new = pred[y0:y1, x0:x1]
-        diff = old != new
-        if not diff.any():
+        delta = patch_delta(old, new, self._gt[y0:y1, x0:x1], self.n)
+        old[...] = new
+        if not delta.any():
             return False
-        g = self._gt[y0:y1, x0:x1][diff]
-        self.full += pair_counts(new[diff], g, self.n) - pair_counts(old[diff], g, self.n)
-        old[diff] = new[diff]
+        self.full += delta
         return True
 
     # -- read-outs (same conventions as ConfusionMatrix) ---------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 _CHUNK = 1 << 20  # pixels per pass: keeps the working set in cache; float32 histogram counts stay exact
 
 
-def _pair_histogram(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
+def pair_histogram(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
     """Counts of ``min(gt, n) * (n+1) + min(pred, n)`` as an ``(n+1)×(n+1)`` int64 table.
 
     Uses OpenCV's histogram (several times faster than ``np.bincount``, which first widens
@@ -65,7 +65,7 @@ class ConfusionMatrix:
             raise ValueError(f"prediction shape {pred.shape} differs from ground truth shape {gt.shape}")
         pred = _as_uint(pred)
         gt = _as_uint(gt)
-        self._full += _pair_histogram(pred, gt, self.n)
+        self._full += pair_histogram(pred, gt, self.n)
         return self
 
     def update_counts(self, full: np.ndarray) -> None:
