@@ -97,9 +97,7 @@ class CRFParams:
     def shipped(cls) -> "CRFParams":
         """The tuned defaults shipped with the default model (``resources/models/crf_params.json``,
         written by ``scripts/tune_crf.py``) when present, else the DeepLab defaults."""
-        from segstudio.paths import resources_dir
-
-        path = resources_dir() / "models" / "crf_params.json"
+        path = shipped_params_path()
         if not path.exists():
             return cls()
         import json
@@ -109,3 +107,10 @@ class CRFParams:
         except (OSError, ValueError) as exc:
             raise CRFError(f"{path}: unreadable CRF parameters ({exc})") from None
         return cls.from_dict(data.get("params", data), str(path))
+
+
+def shipped_params_path():
+    """Where the tuned defaults live: ``resources/models/crf_params.json``."""
+    from segstudio.paths import resources_dir
+
+    return resources_dir() / "models" / "crf_params.json"

@@ -155,15 +155,11 @@ def merge_accept(prediction: np.ndarray, mask: np.ndarray, fixed: np.ndarray | N
     return out
 
 
-def crf_params_path():
-    from segstudio.paths import resources_dir
-
-    return resources_dir() / "models" / "crf_params.json"
-
-
 def default_crf_params() -> tuple[CRFParams, str]:
     """CRF defaults: the tuned ``resources/models/crf_params.json`` when present, else the built-ins."""
-    path = crf_params_path()
+    from segstudio.core.crf_params import shipped_params_path
+
+    path = shipped_params_path()
     try:
         params = CRFParams.shipped()
     except SegStudioError as exc:
