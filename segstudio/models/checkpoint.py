@@ -77,10 +77,12 @@ def _first_lines(text: str, n: int = 3) -> str:
     return " ".join(lines[:n]) + (" …" if len(lines) > n else "")
 
 
-def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike, half: bool = False) -> None:
-    """Write atomically; ``half`` stores float weights as fp16 (half the size, cast back on load)."""
+def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike, half: bool = False,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write atomically; ``half`` stores float weights as fp16 (half the size, cast back on load).
+    ``extra`` adds top-level entries (tensors/primitives only), e.g. the trainer's resume state."""
     buf = io.BytesIO()
-    torch.save(ckpt.to_dict(half=half), buf)
+    torch.save({**ckpt.to_dict(half=half), **(extra or {})}, buf)
     atomic.write_bytes(path, buf.getvalue())
 
 

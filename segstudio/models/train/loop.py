@@ -22,7 +22,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from segstudio.core import atomic
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import ConfusionMatrix
 from segstudio.models.checkpoint import Checkpoint, load_checkpoint, safe_torch_load, save_checkpoint
@@ -194,12 +193,9 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
             best = metric
             save_checkpoint(make_ckpt(state, meta), out, half=config.half_checkpoint)
             rec["saved_best"] = True
-        last = make_ckpt(state, meta).to_dict()
-        last["train_state"] = {"optimizer": opt.state_dict(), "epoch": epoch, "best": best,
-                               "elapsed": rec["elapsed"], "history": [json.dumps(h) for h in history]}
-        buf = __import__("io").BytesIO()
-        torch.save(last, buf)
-        atomic.write_bytes(last_path, buf.getvalue())
+        train_state = {"optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+                       "elapsed": rec["elapsed"], "history": [json.dumps(h) for h in history]}
+        save_checkpoint(make_ckpt(state, meta), last_path, extra={"train_state": train_state})
         report(rec)
         summary = {"event": "done", "best": best, "epochs_run": epoch + 1, "out": str(out),
                    "elapsed": rec["elapsed"]}
