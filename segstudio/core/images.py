@@ -112,8 +112,9 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(rgb), path, mode, dtype)
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder``, in natural (human) order of their names."""
+def list_image_names(folder: str | os.PathLike) -> list[str]:
+    """Names of the image files directly inside ``folder`` (no hidden files), in natural order.
+    Works on names only: building 100,000 ``Path`` objects would cost seconds."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ImageReadError(f"{folder}: not a folder")
@@ -122,7 +123,13 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
                  if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
                  and e.is_file()]
     names.sort(key=natural_key)
-    return [folder / n for n in names]
+    return names
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside ``folder``, in natural (human) order of their names."""
+    folder = Path(folder)
+    return [folder / n for n in list_image_names(folder)]
 
 
 _DIGITS = re.compile(r"(\d+)")

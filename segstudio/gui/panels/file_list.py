@@ -9,8 +9,6 @@ whose status is not known yet ask the project lazily).
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +17,8 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QListView, QPushButton,
                                QVBoxLayout, QWidget)
 
-from segstudio.core.images import IMAGE_SUFFIXES, natural_key
-from segstudio.core.project import Project, Status
+from segstudio.core.images import list_image_names
+from segstudio.core.project import Project, Status, keys_for_names
 from segstudio.gui.theme import STATUS_COLORS
 from segstudio.gui.workers import Workers
 
@@ -32,20 +30,13 @@ StatusRole = Qt.ItemDataRole.UserRole + 2
 
 
 def scan_folder(folder: Path) -> tuple[list[str], list[Path]]:
-    """Keys and paths of the folder's images, as ``Project.images`` has them (same rules:
-    ``core.images`` suffixes, no hidden files, natural order, stem keys unless stems collide),
-    but working on names (pathlib objects for 100,000 files cost seconds)."""
+    """Keys and paths of the folder's images, as ``Project.images`` has them; paths are built
+    lazily for big folders."""
     folder = Path(folder)
     if not folder.is_dir():
         return [], []
-    suffixes = tuple(IMAGE_SUFFIXES)
-    with os.scandir(folder) as it:
-        names = [e.name for e in it
-                 if not e.name.startswith(".") and e.name.lower().endswith(suffixes) and e.is_file()]
-    names.sort(key=natural_key)
-    stems = [os.path.splitext(n)[0] for n in names]
-    counts = Counter(stems)
-    keys = [st if counts[st] == 1 else n for st, n in zip(stems, names)]
+    names = list_image_names(folder)
+    keys = keys_for_names(names)
     return keys, [folder / n for n in names] if len(names) < 5000 else _LazyPaths(folder, names)
 
 
@@ -61,33 +52,9 @@ class _LazyPaths(list):
 
 
 def bulk_statuses(project: Project, keys: list[str]) -> list[Status]:
-    """``project.status`` for many keys with two directory listings instead of two stats per key."""
-    state = getattr(project, "_state", None)
-    if not isinstance(state, dict) or not hasattr(project, "prediction_path"):
-        return [project.status(k) for k in keys]
-
-    def names(folder: Path) -> set[str]:
-        try:
-            with os.scandir(folder) as it:
-                return {e.name for e in it}
-        except OSError:
-            return set()
-
-    masks_dir, preds_dir = project.mask_path("x").parent, project.prediction_path("x").parent
-    with_mask, with_pred = names(masks_dir), names(preds_dir)
-    raw = state.get("images", {})
-    out = []
-    for k in keys:
-        entry = raw.get(k)
-        if entry and entry.get("status"):
-            out.append(Status(entry["status"]))
-        elif f"{k}.png" in with_mask:
-            out.append(Status.EDITED)
-        elif f"{k}.png" in with_pred:
-            out.append(Status.PREDICTED)
-        else:
-            out.append(Status.UNLABELLED)
-    return out
+    """``project.status`` for many keys (two directory listings, see ``Project.statuses``)."""
+    found = project.statuses(keys)
+    return [found[k] for k in keys]
 
 
 def _status_icon(status: Status) -> QIcon:
