@@ -35,7 +35,13 @@ def select_device(spec: str | torch.device | None = "auto") -> torch.device:
     if name.startswith("cuda") or name == "gpu":
         if not torch.cuda.is_available():
             raise DeviceError(f"device {spec!r} requested but CUDA is not usable: {cuda_reason()}")
-        return torch.device("cuda" if name == "gpu" else name)
+        dev = torch.device("cuda" if name == "gpu" else name)
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            have = ", ".join(f"cuda:{i}" for i in range(count))
+            raise DeviceError(f"device {spec!r} requested but this machine has only {count} CUDA device"
+                              f"{'s' if count != 1 else ''} ({have}); use --device {have.split(', ')[0]} or auto")
+        return dev
     if name == "mps":
         if not _mps_available():
             raise DeviceError("device 'mps' requested but Apple Metal (MPS) is not available")
@@ -54,9 +60,45 @@ def cuda_reason() -> str:
     except Exception as exc:  # noqa: BLE001
         return f"CUDA initialisation failed ({exc})"
     if not torch.cuda.is_available() or count == 0:
-        return (f"PyTorch is built with CUDA {torch.version.cuda} but no usable NVIDIA GPU/driver was found "
-                "(no device, or the driver is missing or too old)")
+        driver = _driver_version()
+        if driver is not None and _version_tuple(driver)[0] < _version_tuple(torch.version.cuda)[0]:
+            return (f"the NVIDIA driver supports CUDA up to {driver} but this PyTorch build needs CUDA "
+                    f"{torch.version.cuda}: the driver is too old (update the NVIDIA driver, or install a torch "
+                    f"build for CUDA {driver})")
+        if driver is None:
+            return (f"PyTorch is built with CUDA {torch.version.cuda} but no NVIDIA driver was found "
+                    "(libcuda is missing: no GPU, or the driver is not installed)")
+        return (f"PyTorch is built with CUDA {torch.version.cuda} and the driver supports CUDA {driver}, but no "
+                "usable GPU was found (CUDA_VISIBLE_DEVICES may hide it, or the device is in use or faulty)")
     return f"CUDA is available: {count} device(s)"
+
+
+def _version_tuple(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(text).split(".")[:2])
+    except ValueError:
+        return (0,)
+
+
+# below this much free memory a device is reported as (mostly) held by other processes
+LOW_FREE_BYTES = 1 << 30
+
+
+def memory_notes() -> list[str]:
+    """One line per CUDA device whose memory is mostly taken (e.g. by another process)."""
+    notes = []
+    if not torch.cuda.is_available():
+        return notes
+    for i in range(torch.cuda.device_count()):
+        try:
+            free, total = torch.cuda.mem_get_info(i)
+        except Exception as exc:  # noqa: BLE001 - a device that cannot even report memory
+            notes.append(f"cuda:{i}: cannot query memory ({exc})")
+            continue
+        if free < LOW_FREE_BYTES and free < total * 0.1:
+            notes.append(f"cuda:{i}: only {free / 2**20:.0f} MiB free of {total / 2**30:.1f} GiB — another "
+                         f"process holds the memory (see nvidia-smi); large images will be tiled or fail")
+    return notes
 
 
 def _driver_version() -> str | None:
@@ -88,6 +130,7 @@ def doctor_report() -> dict[str, Any]:
             p = torch.cuda.get_device_properties(i)
             rep["cuda_devices"].append({"index": i, "name": p.name, "memory_gib": round(p.total_memory / 2**30, 1),
                                         "capability": f"{p.major}.{p.minor}"})
+    rep["cuda_memory_notes"] = memory_notes()
     chosen = select_device("auto")
     rep["auto_device"] = str(chosen)
     if chosen.type == "cuda":

@@ -21,11 +21,12 @@ first and upsamples the probabilities back (see ``tiling``).
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -71,17 +72,45 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     raise PredictorError(f"images must be H×W×3 RGB, got shape {image.shape}")
 
 
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None = plain fp32).
+
+    ``auto`` is fp16 autocast on CUDA and fp32 elsewhere; ``bf16`` needs a GPU that supports it.
+    """
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise PredictorError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if device.type != "cuda":
+        raise PredictorError(f"precision {precision} runs on a CUDA device only (this model runs on {device})")
+    if precision == "bf16":
+        if not torch.cuda.is_bf16_supported():
+            raise PredictorError(f"precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16; "
+                                 f"use fp16 or fp32")
+        return torch.bfloat16
+    return torch.float16
+
+
+def _precision_name(dtype: torch.dtype | None) -> str:
+    return {None: "fp32", torch.float16: "fp16 autocast", torch.bfloat16: "bf16 autocast"}[dtype]
+
+
 class _TorchRunner:
     engine = "torch"
 
-    def __init__(self, module: nn.Module, device: torch.device, mean, std) -> None:
+    def __init__(self, module: nn.Module, device: torch.device, mean, std, precision: str = "auto") -> None:
         self.device = device
         self.channels_last = device.type in ("cpu", "cuda")
         module = module.eval().to(device)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
-        self.fp16 = device.type == "cuda"
+        self.autocast_dtype = autocast_dtype(device, precision)
+        self.fp16 = self.autocast_dtype is not None  # any reduced-precision autocast (fp16 or bf16)
         m, s = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
         self.scale = (1.0 / (255.0 * s)).view(1, 3, 1, 1).to(device)
         self.shift = (-m / s).view(1, 3, 1, 1).to(device)
@@ -100,8 +129,8 @@ class _TorchRunner:
     def logits(self, batch: np.ndarray) -> torch.Tensor:
         x = self._input(batch)
         with torch.inference_mode():
-            if self.fp16:
-                with torch.autocast("cuda", dtype=torch.float16):
+            if self.autocast_dtype is not None:
+                with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                     y = self.module(x)
             else:
                 y = self.module(x)
@@ -136,7 +165,8 @@ class Predictor:
                  tile: int | None = None, tile_overlap: int = tiling.DEFAULT_OVERLAP, max_side: int | None = None,
                  labels: LabelSet | None = None, mean=None, std=None, arch: str | None = None,
                  num_classes: int | None = None, allow_torchscript: bool = False,
-                 prob_budget: int = tiling.DEFAULT_BUDGET, batch_size: int | None = None) -> None:
+                 prob_budget: int = tiling.DEFAULT_BUDGET, batch_size: int | None = None,
+                 precision: str = "auto") -> None:
         engine = (engine or "auto").lower()
         if engine not in ENGINES:
             raise PredictorError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -145,6 +175,8 @@ class Predictor:
         self.prob_budget = prob_budget
         self.batch_size = batch_size or (1 if self._device.type == "cpu" else 4)
         self.source_path: Path | None = None
+        self.notices: list[str] = []
+        self.on_notice: Callable[[str], None] | None = None
         loaded = self._resolve(source, engine, labels, mean, std, arch, num_classes, allow_torchscript)
         self.loaded = loaded
         if loaded.kind == "onnx":
@@ -155,7 +187,7 @@ class Predictor:
         else:
             if engine == "onnxruntime":
                 raise PredictorError("engine 'onnxruntime' needs an ONNX file or a checkpoint file path")
-            self._runner = _TorchRunner(loaded.build_module(), self._device, loaded.mean, loaded.std)
+            self._runner = _TorchRunner(loaded.build_module(), self._device, loaded.mean, loaded.std, precision)
 
     # -- construction ------------------------------------------------------------------------
     def _resolve(self, source, engine, labels, mean, std, arch, num_classes, allow_ts) -> LoadedModel:
@@ -227,7 +259,7 @@ class Predictor:
                 "path": str(lm.path) if lm.path else None, "classes": self.labels.names,
                 "num_classes": self.num_classes, "ignore_index": self.labels.ignore_index,
                 "mean": list(lm.mean), "std": list(lm.std), "device": self.device, "engine": self.engine,
-                "precision": "fp16 autocast" if getattr(self._runner, "fp16", False) else "fp32",
+                "precision": _precision_name(getattr(self._runner, "autocast_dtype", None)),
                 "channels_last": bool(getattr(self._runner, "channels_last", False)),
                 "tile": self.tile, "tile_overlap": self.tile_overlap, "max_side": self.max_side}
 
@@ -238,6 +270,24 @@ class Predictor:
         if self.tile and max(h, w) > self.tile:
             return int(self.tile)
         return None
+
+    def _tile_after_oom(self, w: int, h: int) -> int:
+        """After CUDA ran out of memory on a whole image: free the cache and choose tiles instead."""
+        self._runner._buf = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        tile = min(tiling.DEFAULT_TILE, max(64, max(h, w) // 2))
+        self.notify(f"image of {w}×{h} pixels did not fit in {self.device} memory; predicting it in {tile}-pixel "
+                    f"tiles instead (set --tile to choose the size)")
+        return tile
+
+    def notify(self, text: str) -> None:
+        """A message for the user (the CLI prints it, the GUI shows it); kept in ``notices``."""
+        self.notices.append(text)
+        if self.on_notice is not None:
+            self.on_notice(text)
+        else:
+            logging.getLogger("segstudio").warning(text)
 
     def _finish(self, logits: torch.Tensor, want_probs: bool) -> Prediction:
         """``C×H×W`` logits -> labels (argmax) and, if wanted, float32 softmax probabilities."""
@@ -262,7 +312,10 @@ class Predictor:
         work = tiling.resize_rgb(rgb, scale) if scale < 1.0 else rgb
         tile = self._tile_size(*work.shape[:2])
         if scale == 1.0 and tile is None:
-            return self._finish(self._runner.logits(work[None])[0], want_probs)
+            try:
+                return self._finish(self._runner.logits(work[None])[0], want_probs)
+            except torch.OutOfMemoryError:
+                tile = self._tile_after_oom(w, h)
         dtype = self.labels.dtype
         if tile is not None:
             labels, probs = tiling.predict_tiled(work, self.tile_probs, self.num_classes, tile, self.tile_overlap,
