@@ -166,6 +166,13 @@ class Project:
             self._state["images"].setdefault(key, {})["status"] = Status(status).value
             self._save_state()
 
+    def set_statuses(self, statuses: dict[str, Status]) -> None:
+        """Record many statuses with ONE state write (bulk predict / accept on large folders)."""
+        with self._lock:
+            for key, status in statuses.items():
+                self._state["images"].setdefault(key, {})["status"] = Status(status).value
+            self._save_state()
+
     def statuses(self, keys: list[str] | None = None) -> dict[str, Status]:
         """Status of many images at once: recorded statuses, else two folder listings (masks/,
         predictions/) instead of two file checks per image — the rule of :meth:`status`."""
