@@ -91,6 +91,37 @@ def _save_probs(path: Path, probs: np.ndarray) -> None:
         np.save(fh, probs.astype(np.float16))
 
 
+def write_outputs(dst: Path, mask: np.ndarray, probs: np.ndarray | None, labels: Any, save_probs: bool) -> None:
+    """The one writer of a batch output (every runner): ``dst`` mask PNG, ``<stem>.npy`` with ``save_probs``."""
+    write_mask(dst, mask, labels)
+    if save_probs:
+        _save_probs(dst.with_suffix(".npy"), probs)
+
+
+def refine_outputs(rgb: np.ndarray, mask: np.ndarray, probs: np.ndarray | None, labels: Any,
+                   crf_fn: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(mask, probs) after the optional dense CRF (``crf_fn`` from ``_load_crf``, or None)."""
+    if crf_fn is None:
+        return mask, probs
+    fn, params = crf_fn
+    probs = fn(rgb, probs, params)
+    return probs.argmax(axis=0).astype(labels.dtype), probs
+
+
+def plan_todo(images: Iterable[str | Path], out_dir: Path, resume: bool,
+              save_probs: bool) -> tuple[BatchResult, list[tuple[Path, Path]]]:
+    """A fresh result (name clashes already failed, finished outputs skipped with ``resume``) and the jobs left."""
+    jobs, clashes = plan_outputs(images, out_dir)
+    result = BatchResult(total=len(jobs) + len(clashes), failed=list(clashes))
+    todo = []
+    for src, dst in jobs:
+        if resume and dst.exists() and (not save_probs or dst.with_suffix(".npy").exists()):
+            result.skipped.append(src)
+        else:
+            todo.append((src, dst))
+    return result, todo
+
+
 def _load_crf(crf: Any):
     """(dense_crf, params) or raise with a clear message; imported lazily (optional feature)."""
     try:
@@ -109,14 +140,8 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    jobs, clashes = plan_outputs(images, out_dir)
-    result = BatchResult(total=len(jobs) + len(clashes), failed=list(clashes))
-    todo = []
-    for src, dst in jobs:
-        if resume and dst.exists() and (not save_probs or dst.with_suffix(".npy").exists()):
-            result.skipped.append(src)
-        else:
-            todo.append((src, dst))
+    result, todo = plan_todo(images, out_dir, resume, save_probs)
+    clashes = list(result.failed)
     crf_fn = _load_crf(crf) if crf else None
     want_probs = bool(save_probs or crf_fn)
     labels = predictor.labels
@@ -125,14 +150,8 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
         probs = pred.probs
         if want_probs and probs is None:
             raise SegStudioError("image too large for --crf/--save-probs within the memory budget")
-        mask = pred.labels
-        if crf_fn is not None:
-            fn, params = crf_fn
-            probs = fn(rgb, probs, params)
-            mask = probs.argmax(axis=0).astype(labels.dtype)
-        write_mask(dst, mask, labels)
-        if save_probs:
-            _save_probs(dst.with_suffix(".npy"), probs)
+        mask, probs = refine_outputs(rgb, pred.labels, probs, labels, crf_fn)
+        write_outputs(dst, mask, probs, labels, save_probs)
 
     def report(current: Path | None) -> None:
         if progress is None:
