@@ -9,22 +9,22 @@ gui.prediction), Ctrl+0 fit, Ctrl+1 actual size, Ctrl+E export.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QMenu, QSlider, QSpinBox, QToolBar
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QMainWindow, QMenu, QSlider, QSpinBox, QToolBar
 
 from segstudio.gui.canvas import tools as T
 
-if TYPE_CHECKING:
-    from segstudio.gui.main_window import MainWindow
+# The window is passed in (never imported here: main_window imports this module).
+MainWindow = QMainWindow
 
 TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I"}
 
 
 class Actions:
-    def __init__(self, win: "MainWindow") -> None:
+    def __init__(self, win: MainWindow) -> None:
         self.win = win
         self.menus: dict[str, QMenu] = {}
         self.by_name: dict[str, QAction] = {}
