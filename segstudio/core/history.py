@@ -8,6 +8,12 @@ before and after (zlib-compressed), never whole masks.
 * :class:`History` is the undo/redo pair of stacks of one image.
 * :class:`HistoryStore` keeps one history per image key under a global byte budget
   (default 64 MB): when over it, the globally oldest steps are dropped first.
+
+Fixed pixels (what the user has painted *now*) are derived from the history, never kept
+beside it: a step made by the user's own tools carries ``paint_void`` (the void value); it
+fixes the pixels it changed to a class and un-fixes those it erased. :meth:`History.fixed_pixels`
+replays the applied (not undone) paint steps in order, so an undone stroke no longer counts and
+a redone one counts again; steps dropped for the byte budget are folded into a base first.
 """
 
 from __future__ import annotations
@@ -72,11 +78,18 @@ class Patch:
 
 @dataclass
 class Step:
-    """One undoable action: its patches, a description for menus, and optional extra state."""
+    """One undoable action: its patches, a description for menus, and optional extra state.
+
+    ``paint_void``: set (to the void value) on the user's own paint steps (brush, eraser, fill,
+    polygon, replace); None on other steps (prediction, CRF, label merge), which leave the
+    fixed pixels alone.
+    """
     description: str
     patches: list[Patch]
     meta: dict[str, Any] = field(default_factory=dict)
     seq: int = field(default_factory=lambda: next(_seq))
+    paint_void: int | None = None
+    shape: tuple[int, int] | None = None    # of the mask it was recorded on
 
     @property
     def nbytes(self) -> int:
@@ -108,7 +121,7 @@ class Step:
         patches = list(_diff_tiles(before, after, _tiles_of(before.shape)))
         if not patches and not meta:
             return None
-        return cls(description, patches, dict(meta or {}))
+        return cls(description, patches, dict(meta or {}), shape=(int(before.shape[0]), int(before.shape[1])))
 
 
 def _tiles_of(shape: tuple[int, ...], bbox: BBox | None = None) -> Iterator[tuple[int, int]]:
@@ -162,7 +175,8 @@ class PatchRecorder:
                 x0, y0, x1, y1 = box
                 patches.append(Patch.from_arrays(xs + x0, ys + y0, b[y0:y1, x0:x1], a[y0:y1, x0:x1]))
         self._tiles.clear()
-        return Step(self.description, patches, dict(meta or {})) if patches else None
+        shape = (int(self.mask.shape[0]), int(self.mask.shape[1]))
+        return Step(self.description, patches, dict(meta or {}), shape=shape) if patches else None
 
     def cancel(self) -> None:
         """Put the recorded tiles back (abandon the stroke)."""
@@ -172,13 +186,46 @@ class PatchRecorder:
         self._tiles.clear()
 
 
+FixedTiles = dict[tuple[int, int], np.ndarray]   # (tile row, tile col) -> bool tile
+
+
+def _paint_into(tiles: FixedTiles, shape: tuple[int, int], step: Step) -> None:
+    """Apply one paint step to fixed-pixel tiles: changed to a class -> fixed, erased -> not."""
+    h, w = shape
+    for p in step.patches:
+        before, after = p.before(), p.after()
+        changed = before != after
+        if not changed.any():
+            continue
+        painted = changed & (after != step.paint_void)
+        for ty, tx in _tiles_of(shape, p.bbox):
+            ys, xs = ty * TILE, tx * TILE
+            ax0, ay0 = max(p.x, xs), max(p.y, ys)
+            ax1, ay1 = min(p.x + p.w, xs + TILE, w), min(p.y + p.h, ys + TILE, h)
+            if ax0 >= ax1 or ay0 >= ay1:
+                continue
+            sl = (slice(ay0 - p.y, ay1 - p.y), slice(ax0 - p.x, ax1 - p.x))
+            ch, on = changed[sl], painted[sl]
+            tile = tiles.get((ty, tx))
+            if tile is None:
+                if not on.any():
+                    continue
+                tile = tiles[(ty, tx)] = np.zeros((min(TILE, h - ys), min(TILE, w - xs)), bool)
+            region = tile[ay0 - ys:ay1 - ys, ax0 - xs:ax1 - xs]
+            region[ch] = on[ch]
+
+
 class History:
-    """Undo and redo stacks of one image."""
+    """Undo and redo stacks of one image (and the fixed pixels they imply)."""
 
     def __init__(self) -> None:
         self.undo_stack: deque[Step] = deque()
         self.redo_stack: deque[Step] = deque()
         self.nbytes = 0
+        self._base: FixedTiles = {}          # paint of steps dropped for the budget
+        self._base_shape: tuple[int, int] | None = None
+        self._version = 0
+        self._fixed_cache: tuple[int, tuple[int, int], np.ndarray] | None = None
 
     def push(self, step: Step) -> list[Step]:
         """Add a new step; returns the redo steps it discarded."""
@@ -187,7 +234,32 @@ class History:
         self.redo_stack.clear()
         self.undo_stack.append(step)
         self.nbytes += step.nbytes
+        self._version += 1
         return dropped
+
+    def fixed_pixels(self, mask: np.ndarray, void_value: int) -> np.ndarray:
+        """Bool H×W: pixels the user's applied paint steps set to a class and that still hold one.
+
+        Derived from the undo stack each time it changed (cached until the next push, undo,
+        redo or drop): undone strokes are excluded, redone ones count again. The result is
+        read-only.
+        """
+        shape = (int(mask.shape[0]), int(mask.shape[1]))
+        cached = self._fixed_cache
+        if cached is not None and cached[0] == self._version and cached[1] == shape:
+            fixed = cached[2]
+        else:
+            tiles = {k: t.copy() for k, t in self._base.items()} if self._base_shape == shape else {}
+            for step in self.undo_stack:
+                if step.paint_void is not None:
+                    _paint_into(tiles, shape, step)
+            fixed = np.zeros(shape, bool)
+            for (ty, tx), t in tiles.items():
+                fixed[ty * TILE:ty * TILE + t.shape[0], tx * TILE:tx * TILE + t.shape[1]] = t
+            self._fixed_cache = (self._version, shape, fixed)
+        out = fixed & (mask != np.asarray(void_value).astype(mask.dtype))
+        out.setflags(write=False)
+        return out
 
     def can_undo(self) -> bool:
         return bool(self.undo_stack)
@@ -201,6 +273,7 @@ class History:
         step = self.undo_stack.pop()
         step.undo(mask)
         self.redo_stack.append(step)
+        self._version += 1
         return step
 
     def redo(self, mask: np.ndarray) -> Step | None:
@@ -209,13 +282,20 @@ class History:
         step = self.redo_stack.pop()
         step.redo(mask)
         self.undo_stack.append(step)
+        self._version += 1
         return step
 
     def drop_oldest(self) -> Step | None:
+        """Forget the oldest step; its paint is folded into the fixed-pixel base first."""
         if not self.undo_stack:
             return None
         step = self.undo_stack.popleft()
         self.nbytes -= step.nbytes
+        if step.paint_void is not None and step.shape is not None:
+            if self._base_shape != step.shape:
+                self._base, self._base_shape = {}, step.shape
+            _paint_into(self._base, step.shape, step)
+        self._version += 1
         return step
 
     def oldest_seq(self) -> int | None:
@@ -225,6 +305,8 @@ class History:
         self.undo_stack.clear()
         self.redo_stack.clear()
         self.nbytes = 0
+        self._base, self._base_shape = {}, None
+        self._version += 1
 
     def __len__(self) -> int:
         return len(self.undo_stack)

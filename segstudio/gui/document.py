@@ -1,4 +1,4 @@
-"""The open image: its mask, undo history, fixed pixels, incremental class counts.
+"""The open image: its mask, undo history, incremental class counts; fixed pixels on request.
 
 :class:`Document` is the one place that changes a mask. Tools call ``begin_stroke`` /
 ``stroke`` / ``end_stroke``, ``flood_fill``, ``fill_polygon``, ``replace_in_rect``; panels
@@ -6,6 +6,10 @@
 ONE undo step. Every change emits ``maskEdited(bbox)`` with the dirty box, is journaled at
 once and autosaved a second later. Other panels read ``key``, ``mask``, ``image``,
 ``labels`` and :meth:`fixed_pixels`, and listen to ``imageChanged`` / ``maskEdited``.
+Fixed pixels are not kept here: steps of the user's tools are marked as paint and
+:meth:`fixed_pixels` asks the image's :class:`~segstudio.core.history.History` (what is painted
+*now*: undone strokes do not count). ``extras["prediction"]`` holds the saved, never accepted
+prediction of the open image (shown as a prediction, never as its mask).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Document(QObject):
     countsChanged = Signal()
     historyChanged = Signal()
     labelsChanged = Signal()
+    labelsRenumbered = Signal()       # the next labelsChanged renumbers class ids (merge, delete, …)
     statusChanged = Signal(str, str)  # key, Status value
     message = Signal(str)
 
@@ -50,9 +55,7 @@ class Document(QObject):
         self.counts: np.ndarray = np.zeros(0, np.int64)
         self.extras: dict[str, Any] = {}
         self.histories = HistoryStore(history_budget)
-        self._fixed: dict[str, paint.SparseMask] = {}
         self._recorder: PatchRecorder | None = None
-        self._stroke_fixed: list[tuple[BBox, np.ndarray]] = []
         self._loading: str | None = None
         # hook run when an undo/redo crosses a label-set change: (labels, lut to apply to other masks)
         self.labels_hook: Callable[[LabelSet, np.ndarray], None] | None = None
@@ -79,15 +82,12 @@ class Document(QObject):
     def value_at(self, x: float, y: float) -> int | None:
         return None if self.mask is None else paint.pick(self.mask, x, y)
 
-    def fixed_pixels(self, key: str | None = None) -> np.ndarray | None:
-        """Bool H×W: pixels the user painted (brush, fill, polygon, replace) on ``key`` this session."""
-        key = key or self.key
-        if key is None:
+    def fixed_pixels(self) -> np.ndarray | None:
+        """Bool H×W (read-only): pixels of the open image the user's applied paint steps (brush,
+        fill, polygon, replace) set to a class; derived from its undo history."""
+        if self.key is None or self.mask is None:
             return None
-        sm = self._fixed.get(key)
-        if sm is None:
-            return None if self.mask is None or key != self.key else np.zeros(self.mask.shape, bool)
-        return sm.to_array()
+        return self.histories.get(self.key).fixed_pixels(self.mask, self.labels.void_value)
 
     def history(self):
         return self.histories.get(self.key) if self.key is not None else None
@@ -98,7 +98,6 @@ class Document(QObject):
         self.saver.set_project(project)
         self.project = project
         self.histories.clear()
-        self._fixed.clear()
         self.labelsChanged.emit()
 
     def open(self, key: str, path: str | Path) -> None:
@@ -122,6 +121,7 @@ class Document(QObject):
         if res.labels is not self.labels:  # label set changed while reading: rebuild derived data
             res.counts = paint.histogram(res.mask, self.labels.max_value + 1)
             res.extras.pop("canvas", None)
+            res.extras.pop("prediction", None)   # read in the old ids
         self.end_stroke()
         if self.key is not None and self.mask is not None and self.key != res.key:
             self.saver.save(self.key, self.mask)   # edits made while the next image was loading
@@ -168,7 +168,7 @@ class Document(QObject):
         assert self._recorder is not None
         self._recorder.touch(st[0])
         edit = paint.apply_stamp(self.mask, st[0], st[1], value, self.labels.void_value if preserve else None)
-        self._edited(edit, fixed=value != self.labels.void_value)
+        self._edited(edit)
         return edit.bbox
 
     def end_stroke(self) -> Step | None:
@@ -176,13 +176,9 @@ class Document(QObject):
         if rec is None:
             return None
         step = rec.finish()
-        fixed, self._stroke_fixed = self._stroke_fixed, []
         if step is not None:
+            step.paint_void = self.labels.void_value     # the user's own paint: fixes pixels
             self._commit(step)
-            if fixed and self.key is not None and self.mask is not None:
-                sm = self._fixed.setdefault(self.key, paint.SparseMask(self.mask.shape))
-                for bbox, changed in fixed:
-                    sm.add(bbox, changed)
         return step
 
     # -- editing: one-shot tools -----------------------------------------------------------------
@@ -194,7 +190,7 @@ class Document(QObject):
         self._recorder.touch(bbox)
         edit = apply(self.mask)
         if edit is not None:
-            self._edited(edit, fixed=True)
+            self._edited(edit)
         return self.end_stroke() is not None
 
     def flood_fill(self, x: float, y: float, value: int, preserve: bool = False) -> bool:
@@ -224,7 +220,7 @@ class Document(QObject):
         rect = paint.rect_from_points(a, b, self.mask.shape)
         return self._one_shot("Replace class", rect, lambda m: paint.replace_in_rect(m, rect, old, value))
 
-    def _edited(self, edit: paint.Edit, fixed: bool) -> None:
+    def _edited(self, edit: paint.Edit) -> None:
         if edit.count == 0:
             return
         n = self.counts.size
@@ -232,8 +228,6 @@ class Document(QObject):
             self.counts -= np.bincount(edit.old, minlength=n)[:n]
             if edit.value < n:
                 self.counts[edit.value] += edit.count
-        if fixed:
-            self._stroke_fixed.append((edit.bbox, edit.changed.copy()))
         self.maskEdited.emit(edit.bbox)
         self.countsChanged.emit()
 
@@ -311,6 +305,7 @@ class Document(QObject):
         elif self.project is not None:
             self.project.set_labels(labels)
         self.histories.clear(except_key=self.key)
+        self.labelsRenumbered.emit()
         self.labelsChanged.emit()
 
     def set_labels(self, labels: LabelSet) -> None:

@@ -146,6 +146,7 @@ class LabelController:
                 doc.maskReplaced.emit()
             else:
                 doc.apply_mask(new_mask, description, meta={"labels": (old, new), "luts": (lut, inv)})
+        doc.labelsRenumbered.emit()
         doc.set_labels(new)
         for e in errors:
             doc.message.emit(e)

@@ -1,7 +1,9 @@
 """Read an image and its mask off the GUI thread; results come back as ``LoadResult``.
 
-The mask is the saved one, else the model's prediction, else all void; a crash journal
-left for that image is replayed onto it. Registered ``preparers`` (e.g. the canvas building
+The mask is the saved one (``masks/<key>.png``, core's rule for what a mask is), else all
+void — never the model's prediction: a saved, not yet accepted prediction comes back apart, in
+``extras["prediction"]``, and is shown as a prediction until the user accepts it. A crash
+journal left for that image is replayed onto the mask. Registered ``preparers`` (e.g. the canvas building
 its colour overlay) also run on the worker, so the GUI thread only swaps buffers.
 Only the newest request's result is delivered: flipping quickly through images never
 shows a stale one.
@@ -32,7 +34,7 @@ class LoadResult:
     labels: LabelSet
     image: LoadedImage | None = None
     mask: np.ndarray | None = None
-    source: str = "void"        # "mask", "prediction" or "void"
+    source: str = "void"        # "mask" or "void"
     recovered: bool = False     # a journal was replayed: the mask differs from the saved one
     counts: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -46,16 +48,15 @@ def load(seq: int, project: Project, key: str, path: Path, preparers: list[Calla
         res.image = read_image(path)
         mask = project.read_mask(key)
         res.source = "mask"
-        if mask is None:
-            mask = project.read_prediction(key)
-            res.source = "prediction"
         h, w = res.image.size
         if mask is None:
             mask = np.full((h, w), labels.void_value, labels.dtype)
             res.source = "void"
         elif mask.shape != (h, w):
-            where = project.mask_path(key) if res.source == "mask" else project.prediction_path(key)
-            raise ProjectError(f"{where}: mask is {mask.shape[1]}×{mask.shape[0]} but the image is {w}×{h}")
+            raise ProjectError(f"{project.mask_path(key)}: mask is {mask.shape[1]}×{mask.shape[0]} "
+                               f"but the image is {w}×{h}")
+        res.extras["mask_saved"] = res.source == "mask"
+        _read_prediction(res, project, key, (h, w))
         jpath = journal.journal_path(project.store, key)
         if jpath.exists():
             mask = journal.replay(jpath, mask, labels.void_value)
@@ -68,6 +69,22 @@ def load(seq: int, project: Project, key: str, path: Path, preparers: list[Calla
         res.error = str(exc)
         res.image = res.mask = None
     return res
+
+
+def _read_prediction(res: LoadResult, project: Project, key: str, shape: tuple[int, int]) -> None:
+    """The saved prediction into ``res.extras["prediction"]``; a broken one is a note, not an error."""
+    try:
+        pred = project.read_prediction(key)
+    except (SegStudioError, OSError, ValueError) as exc:
+        res.extras["prediction_error"] = str(exc)
+        return
+    if pred is None:
+        return
+    if pred.shape != shape:
+        res.extras["prediction_error"] = (f"{project.prediction_path(key)}: prediction is {pred.shape[1]}×"
+                                          f"{pred.shape[0]} but the image is {shape[1]}×{shape[0]}")
+        return
+    res.extras["prediction"] = pred
 
 
 class ImageLoader(QObject):

@@ -44,6 +44,7 @@ class Shown:
     crf_labels: np.ndarray | None = None
     crf_probs: np.ndarray | None = None
     crf_params: CRFParams | None = None
+    saved: bool = False                # read back from predictions/<key>.png (no probabilities)
 
 
 class _EnterGuard(QObject):
@@ -105,6 +106,8 @@ class PredictionController(QObject):
         window.canvas.installEventFilter(_EnterGuard(window.canvas))
         self.doc.imageChanged.connect(self._image_changed)
         self.doc.labelsChanged.connect(self._labels_changed)
+        self.doc.labelsRenumbered.connect(lambda: setattr(self, "_renumbered", True))
+        self._renumbered = False
         self.message.connect(lambda text: window.status.showMessage(text, 10000))
 
     # -- actions ------------------------------------------------------------------------------
@@ -241,9 +244,28 @@ class PredictionController(QObject):
             self.run_current()
 
     def _labels_changed(self) -> None:
+        """A rename, recolour or added class keeps the shown prediction (redrawn in the new colours);
+        a renumbering shows the stored prediction again, rewritten into the new ids."""
+        renumbered, self._renumbered = self._renumbered, False
+        if not renumbered:
+            self._setup_mapping()
+            self._display_changed(save=False)
+            return
         self.cache.clear()
         self._clear_shown()
         self._setup_mapping()
+        key, project = self.doc.key, self.win.project
+        if key is None or project is None:
+            return
+
+        def shown_again(pred) -> None:
+            if pred is not None and key == self.doc.key and self.current is None:
+                self.doc.extras["prediction"] = pred
+                self._show_saved(key)
+
+        self.aux.submit(project.read_prediction, key, on_done=shown_again,
+                        on_error=lambda e: self.message.emit(f"Cannot read the prediction of {key}: "
+                                                             f"{describe_error(e)}"))
 
     # -- predicting -----------------------------------------------------------------------------
     def _ck(self, key: str) -> tuple:
@@ -345,6 +367,19 @@ class PredictionController(QObject):
             if hit is not None and self.doc.mask is not None and hit.labels.shape == self.doc.mask.shape:
                 self._show(key, hit)
             self._prefetch_next()
+        if key and self.current is None:
+            self._show_saved(key)
+
+    def _show_saved(self, key: str) -> None:
+        """Show the saved, never accepted prediction of the open image as a prediction (not as its
+        mask). Forced visible when the image has no saved mask (status "predicted")."""
+        pred = self.doc.extras.get("prediction")
+        if pred is None or self.doc.mask is None or pred.shape != self.doc.mask.shape:
+            return
+        self.current = Shown(key, pred, None, saved=True)
+        if not self.doc.extras.get("mask_saved") and not self.show_prediction:
+            self.show_action.setChecked(True)
+        self._display_changed(save=False)
 
     def _clear_shown(self) -> None:
         had = self.current is not None
@@ -468,7 +503,9 @@ class PredictionController(QObject):
         if cur is None or doc.image is None or cur.key != doc.key:
             return
         if cur.probs is None:
-            self.message.emit("No probabilities for this image (too large for the memory budget): CRF unavailable")
+            self.message.emit("The prediction shown was read from disk without probabilities: run the model "
+                              "(Ctrl+R) to refine it with the CRF" if cur.saved else
+                              "No probabilities for this image (too large for the memory budget): CRF unavailable")
             return
         self._crf_gen += 1
         gen, params = self._crf_gen, self.crf_params
