@@ -9,7 +9,9 @@ exclusive ends, always clipped to the mask.
 Every tool works on the bounding box of what it touches only (never the whole mask per
 mouse move) and returns an :class:`Edit`: the box and a boolean ``changed`` patch. Tools
 write in place; callers that need undo record the box before calling (see ``history``).
-``preserve`` (the "preserve labels" mode) restricts painting to void pixels.
+Protected values (:func:`protect_table`): a boolean table indexed by mask value; no tool
+writes over a pixel whose value is protected. It generalises "preserve labels" (every value
+but void protected) and per-class *lock* (the locked classes protected), in one rule.
 """
 
 from __future__ import annotations
@@ -131,15 +133,40 @@ def polygon_stamp(points: Sequence[tuple[float, float]], shape: tuple[int, ...])
     return bbox, stamp.view(bool)
 
 
+# -- protection (lock / preserve labels) -------------------------------------------------------
+def protect_table(dtype, locked=(), void_value: int | None = None, preserve: bool = False) -> np.ndarray | None:
+    """Boolean table over every value of ``dtype`` (uint8: 256, uint16: 65536 entries): True where
+    a tool may not write. ``locked`` class ids are protected; with ``preserve`` every value except
+    ``void_value`` is. None when nothing is protected (the fast path)."""
+    locked = [int(c) for c in locked]
+    if not preserve and not locked:
+        return None
+    size = 256 if np.dtype(dtype) == np.uint8 else 65536
+    table = np.zeros(size, bool)
+    if preserve:
+        table[:] = True
+        if void_value is not None and 0 <= void_value < size:
+            table[void_value] = False
+    table[[c for c in locked if 0 <= c < size]] = True
+    return table
+
+
+def is_protected(protected: np.ndarray | None, value: int) -> bool:
+    return protected is not None and 0 <= value < protected.size and bool(protected[value])
+
+
 # -- tools -----------------------------------------------------------------------------------
 def apply_stamp(mask: np.ndarray, bbox: BBox, stamp: np.ndarray, value: int,
-                only: int | None = None) -> Edit:
-    """Write ``value`` where ``stamp`` is set inside ``bbox``; with ``only``, just over that value."""
+                only: int | None = None, protected: np.ndarray | None = None) -> Edit:
+    """Write ``value`` where ``stamp`` is set inside ``bbox``; with ``only``, just over that value;
+    never over a value ``protected`` (see :func:`protect_table`) marks."""
     x0, y0, x1, y1 = bbox
     region = mask[y0:y1, x0:x1]
     sel = stamp & (region != value)
     if only is not None:
         sel &= region == only
+    if protected is not None:
+        sel &= ~protected[region]
     old = region[sel]
     region[sel] = value
     return Edit(bbox, sel, old, value)
@@ -191,10 +218,11 @@ def flood_fill(mask: np.ndarray, x: float, y: float, value: int,
     return apply_stamp(mask, found[0], found[1], value)
 
 
-def replace_in_rect(mask: np.ndarray, rect: BBox, old: int, value: int) -> Edit | None:
-    """Within ``rect``, turn every pixel of class ``old`` into ``value``."""
+def replace_in_rect(mask: np.ndarray, rect: BBox, old: int, value: int,
+                    protected: np.ndarray | None = None) -> Edit | None:
+    """Within ``rect``, turn every pixel of class ``old`` into ``value`` (nothing when ``old`` is protected)."""
     bbox = clip_bbox(rect, mask.shape)
-    if bbox is None or old == value:
+    if bbox is None or old == value or is_protected(protected, old):
         return None
     x0, y0, x1, y1 = bbox
     region = mask[y0:y1, x0:x1]

@@ -167,7 +167,7 @@ class Document(QObject):
             return None
         assert self._recorder is not None
         self._recorder.touch(st[0])
-        edit = paint.apply_stamp(self.mask, st[0], st[1], value, self.labels.void_value if preserve else None)
+        edit = paint.apply_stamp(self.mask, st[0], st[1], value, protected=self.protected(preserve))
         self._edited(edit)
         return edit.bbox
 
@@ -197,7 +197,7 @@ class Document(QObject):
         if self.mask is None:
             return False
         old = paint.pick(self.mask, x, y)
-        if old is None or old == value or (preserve and old != self.labels.void_value):
+        if old is None or old == value or paint.is_protected(self.protected(preserve), old):
             return False
         found = paint.region_at(self.mask, int(x), int(y))
         if found is None:
@@ -211,14 +211,30 @@ class Document(QObject):
         st = paint.polygon_stamp(points, self.mask.shape)
         if st is None:
             return False
-        only = self.labels.void_value if preserve else None
-        return self._one_shot("Polygon", st[0], lambda m: paint.apply_stamp(m, st[0], st[1], value, only))
+        prot = self.protected(preserve)
+        return self._one_shot("Polygon", st[0], lambda m: paint.apply_stamp(m, st[0], st[1], value, protected=prot))
 
     def replace_in_rect(self, a: tuple[float, float], b: tuple[float, float], old: int, value: int) -> bool:
         if self.mask is None:
             return False
         rect = paint.rect_from_points(a, b, self.mask.shape)
-        return self._one_shot("Replace class", rect, lambda m: paint.replace_in_rect(m, rect, old, value))
+        prot = self.protected(False)
+        return self._one_shot("Replace class", rect, lambda m: paint.replace_in_rect(m, rect, old, value, prot))
+
+    def apply_stamp(self, description: str, stamp: tuple[BBox, np.ndarray] | None, value: int,
+                    preserve: bool = False) -> bool:
+        """Smart tools (``core.tools``): write ``value`` over a proposal ``(bbox, bool patch)`` as ONE undo step."""
+        if self.mask is None or stamp is None:
+            return False
+        bbox, patch = stamp
+        prot = self.protected(preserve)
+        return self._one_shot(description, bbox, lambda m: paint.apply_stamp(m, bbox, patch, value, protected=prot))
+
+    def protected(self, preserve: bool = False):
+        """Values no tool may write over: the label panel's locked classes (``locked_classes``), and with
+        ``preserve`` every non-void value (``core.paint.protect_table``)."""
+        dtype = self.mask.dtype if self.mask is not None else np.uint8
+        return paint.protect_table(dtype, getattr(self, "locked_classes", ()), self.labels.void_value, preserve)
 
     def _edited(self, edit: paint.Edit) -> None:
         if edit.count == 0:
