@@ -1,8 +1,11 @@
 """Training data: image/mask pairs matched by stem, cached decoded, augmented identically.
 
-Augmentation (OpenCV): random scale, random crop (padding with void), horizontal flip,
-colour jitter (brightness / contrast / saturation) — geometric ops apply to image and mask
-alike, masks always with nearest-neighbour interpolation.
+Augmentation (OpenCV): random scale, random crop (padding with void), horizontal flip and,
+for orientation-free data, vertical flip and 90° rotations, colour jitter (brightness /
+contrast / saturation) — geometric ops apply to image and mask alike, masks always with
+nearest-neighbour interpolation. Each DataLoader worker draws from its own random stream
+(:func:`seed_worker`). The dataset keeps, per image, whether it was grey and its bit depth
+(the facts :mod:`segstudio.models.train.plan` plans from).
 """
 
 from __future__ import annotations
@@ -45,7 +48,15 @@ class AugmentConfig:
     crop: tuple[int, int] | None = (288, 384)   # (H, W); None = whole image
     scale: tuple[float, float] = (0.6, 1.4)
     hflip: bool = True
+    rot90: bool = False                         # vertical flips and 90° rotations (orientation-free data)
     jitter: float = 0.25                        # brightness/contrast/saturation amplitude
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: a distinct augmentation stream per worker (not copies of one)."""
+    info = torch.utils.data.get_worker_info()
+    if info is not None and isinstance(info.dataset, SegDataset):
+        info.dataset.rng = np.random.default_rng(torch.initial_seed() % 2 ** 32)
 
 
 class SegDataset(torch.utils.data.Dataset):
@@ -55,19 +66,40 @@ class SegDataset(torch.utils.data.Dataset):
                  augment: AugmentConfig | None = None, seed: int = 0) -> None:
         self.labels = labels
         self.augment = augment
-        self.norm = (tuple(float(v) for v in mean), tuple(float(v) for v in std))  # stored in checkpoints
-        self.mean = np.asarray(mean, np.float32) * 255.0
-        self.inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
+        self.set_norm(mean, std)
         self.rng = np.random.default_rng(seed)
         self.ignore = labels.ignore_index if labels.ignore_index is not None else 255
         self.items: list[tuple[np.ndarray, np.ndarray, str]] = []
+        self.grey: list[bool] = []
+        self.bit_depth: list[int] = []
         for img_path, mask_path in pairs:
-            rgb = read_image(img_path).rgb
+            loaded = read_image(img_path)
+            rgb = loaded.rgb
+            self.grey.append(_is_grey(loaded.original_mode, rgb))
+            self.bit_depth.append(16 if loaded.original_dtype == "uint16" else 8)
             mask = masks_mod.read_mask(mask_path, labels)
             if mask.shape != rgb.shape[:2]:
                 raise DatasetError(f"{mask_path}: mask size {mask.shape[1]}×{mask.shape[0]} differs from image "
                                    f"{img_path} ({rgb.shape[1]}×{rgb.shape[0]})")
             self.items.append((rgb, mask, img_path.stem))
+
+    def set_norm(self, mean, std) -> None:
+        """The normalisation ``(rgb/255 - mean)/std`` (0..1 units), as stored in the checkpoint."""
+        self.norm = (tuple(float(v) for v in mean), tuple(float(v) for v in std))
+        self.mean = np.asarray(mean, np.float32) * 255.0
+        self.inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
+
+    def subset(self, stems: list[str], augment: AugmentConfig | None) -> "SegDataset":
+        """The same decoded images for ``stems`` (no re-reading), with another augmentation."""
+        keep = set(stems)
+        out = SegDataset.__new__(SegDataset)
+        out.labels, out.augment, out.rng, out.ignore = self.labels, augment, np.random.default_rng(len(stems)), self.ignore
+        out.set_norm(*self.norm)
+        idx = [i for i, it in enumerate(self.items) if it[2] in keep]
+        out.items = [self.items[i] for i in idx]
+        out.grey = [self.grey[i] for i in idx]
+        out.bit_depth = [self.bit_depth[i] for i in idx]
+        return out
 
     def __len__(self) -> int:
         return len(self.items)
@@ -100,8 +132,14 @@ class SegDataset(torch.utils.data.Dataset):
             rgb, mask = rgb[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
         if a.hflip and rng.random() < 0.5:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
+        if a.rot90:
+            if rng.random() < 0.5:
+                rgb, mask = rgb[::-1], mask[::-1]
+            k = int(rng.integers(0, 4))
+            if k and (k == 2 or mask.shape[0] == mask.shape[1]):   # keeps the crop's shape
+                rgb, mask = np.rot90(rgb, k), np.rot90(mask, k)
         rgb = rgb.astype(np.float32)
-        if a.jitter > 0:
+        if a.jitter > 0:   # grey stays grey: saturation jitter leaves equal channels equal
             j = a.jitter
             rgb *= rng.uniform(1 - j, 1 + j)                              # brightness
             mean = rgb.mean()
@@ -117,3 +155,11 @@ class SegDataset(torch.utils.data.Dataset):
             rgb, mask = self._augment(rgb, mask)
         x = (np.asarray(rgb, np.float32) - self.mean) * self.inv_std
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))), torch.from_numpy(mask.astype(np.int64))
+
+
+def _is_grey(mode: str, rgb: np.ndarray) -> bool:
+    if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return True
+    step = max(1, rgb.shape[0] // 64)
+    sample = rgb[::step, ::step]
+    return bool(np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2]))

@@ -1,13 +1,18 @@
-"""The training loop: SGD + warm-up + cosine, per-epoch validation mIoU, atomic best/last checkpoints.
+"""The training loop: steps planned from a step/epoch/time budget, validation mIoU, atomic checkpoints.
 
-Learning-rate schedule: linear warm-up over ``warmup_epochs`` then cosine annealing to
-``lr * 0.01``. With ``max_minutes`` the schedule's progress is the larger of the epoch
-fraction and the elapsed-time fraction, so the cosine finishes inside the time budget and
-training stops there (the best checkpoint so far is kept).
+Budget (:class:`segstudio.models.train.plan.StepBudget`): ``steps``, ``epochs`` (validation each
+epoch, as before) or ``max_minutes`` (the step count follows the measured speed; validation about
+5–30 times, at most 12 % of the time; training stops before a step that would not fit). Learning
+rate: linear warm-up then cosine annealing to ``lr * 0.01`` over the run's progress (steps, or
+elapsed time under a time budget, so the cosine finishes when the time does). Optimiser: SGD with
+Nesterov momentum (``sgd``) or AdamW (``adamw``). Early stop on a validation plateau
+(:class:`segstudio.core.learning.Plateau`). Fine-tuning (``from_checkpoint``) first scores the base
+model, mapped to these classes by name, on the validation images (``baseline`` record), so the
+new model can be judged against it on the same images.
 
 Files: ``out`` (best by val mIoU, or last when there is no validation set), ``<out>.last.pt``
-(latest epoch plus optimiser state for ``--resume``), ``<out>.log.jsonl`` (one JSON record per
-epoch: loss, val mIoU, per-class IoU, lr, seconds). Progress goes to a callback.
+(latest round plus optimiser state for ``--resume``), ``<out>.log.jsonl`` (one JSON record per
+validation round: loss, val mIoU, per-class IoU, lr, seconds). Progress goes to a callback.
 """
 
 from __future__ import annotations
@@ -23,19 +28,24 @@ import numpy as np
 import torch
 
 from segstudio.core.labels import LabelSet
+from segstudio.core.learning import Plateau, compare_models
 from segstudio.core.metrics import ConfusionMatrix
 from segstudio.models.checkpoint import Checkpoint, load_checkpoint, safe_torch_load, save_checkpoint
+from segstudio.models.devices import select_device
 from segstudio.models.registry import build_model
+from segstudio.models.train.accel import Precision, loader_options, maybe_compile
 from segstudio.models.train.data import SegDataset
 from segstudio.models.train.finetune import transfer_weights
 from segstudio.models.train.losses import SegLoss, class_weights
+from segstudio.models.train.plan import MEASURE_STEPS, StepBudget
 
 
 @dataclass
 class TrainConfig:
     arch: str = "unet-light"
     arch_options: dict = field(default_factory=dict)
-    epochs: int = 50
+    epochs: int | None = 50          # None: plan from steps / max_minutes (default 10 minutes)
+    steps: int | None = None
     batch_size: int = 8
     lr: float = 0.01
     momentum: float = 0.9
@@ -53,19 +63,17 @@ class TrainConfig:
     threads: int | None = None
     half_checkpoint: bool = True     # store weights as fp16 (half the file size)
     from_checkpoint: str | None = None
+    optimizer: str = "sgd"           # sgd | adamw
+    warmup_frac: float = 0.05        # warm-up share of a step/time budget (epochs: warmup_epochs)
+    eval_every: int | None = None    # validate every N steps (default: planned)
+    early_stop: bool = True          # stop on a validation plateau
+    workers: int | None = None       # DataLoader workers (default: by device)
+    amp: bool = True                 # mixed precision on CUDA
+    compile: bool = False            # torch.compile on CUDA
+    meta: dict = field(default_factory=dict)   # extra checkpoint metadata (input facts, plan reasons)
 
 
 Progress = Callable[[dict], None]
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def lr_at(progress: float, base: float, warmup_frac: float) -> float:
@@ -76,23 +84,46 @@ def lr_at(progress: float, base: float, warmup_frac: float) -> float:
 
 
 @torch.inference_mode()
-def validate(model: torch.nn.Module, data: SegDataset, device: torch.device) -> ConfusionMatrix:
+def validate(model: torch.nn.Module, data: SegDataset, device: torch.device,
+             precision: Precision | None = None) -> ConfusionMatrix:
     model.eval()
     labels = data.labels
     cm = ConfusionMatrix(labels.num_classes, labels.ignore_index)
     for i in range(len(data)):
         x, y = data[i]
         x = x.unsqueeze(0).to(device).contiguous(memory_format=torch.channels_last)
-        pred = model(x).argmax(1)[0].to(torch.uint8 if labels.num_classes <= 256 else torch.int32).cpu().numpy()
+        with (precision.autocast() if precision else torch.autocast("cpu", enabled=False)):
+            logits = model(x)
+        pred = logits.argmax(1)[0].to(torch.uint8 if labels.num_classes <= 256 else torch.int32).cpu().numpy()
         cm.update(pred, y.numpy().astype(labels.dtype))
     model.train()
     return cm
 
 
+
+
+def _optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params_bn = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    params_w = [p for n, p in model.named_parameters() if p.ndim > 1]
+    groups = [{"params": params_w, "weight_decay": config.weight_decay}, {"params": params_bn, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.optimizer != "sgd":
+        raise ValueError(f"unknown optimiser {config.optimizer!r}: sgd or adamw")
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+
+
+def _scores(model, val_set, device, precision, labels) -> dict:
+    scores = validate(model, val_set, device, precision).scores()
+    return {"val_miou": scores.miou, "val_pixel_accuracy": scores.pixel_accuracy,
+            "val_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(labels.names, scores.iou)}}
+
+
 def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set: SegDataset | None,
           out: Path, resume: bool = False, progress: Progress | None = None,
-          should_stop: Callable[[], bool] | None = None) -> dict:
-    """Run training; returns the final summary record (also the last line of the log)."""
+          should_stop: Callable[[], bool] | None = None, clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Run training; returns the final summary record (also reported last)."""
+    t_call = clock()
     out = Path(out)
     last_path = out.with_suffix(".last.pt")
     log_path = out.with_suffix(".log.jsonl")
@@ -101,10 +132,13 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
     np.random.seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = _pick_device(config.device)
+    device = select_device(config.device)
     ignore = labels.ignore_index if labels.ignore_index is not None else 255
+    has_val = val_set is not None and len(val_set) > 0
+    precision = Precision(device, config.amp)
 
     model = build_model(config.arch, labels.num_classes, **config.arch_options)
+    baseline = None
     if config.from_checkpoint and not resume:
         src = load_checkpoint(config.from_checkpoint)
         info = transfer_weights(model, {k: v.float() if v.is_floating_point() else v
@@ -112,96 +146,148 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
         report({"event": "fine-tune", "from": str(config.from_checkpoint), "matched_classes": info["matched_classes"],
                 "reinitialised": len(info["reinitialised"])})
     model = model.to(device).to(memory_format=torch.channels_last)
+    if config.from_checkpoint and not resume and has_val:
+        assert val_set is not None
+        baseline = _scores(model, val_set, device, precision, labels)["val_miou"]
+        report({"event": "baseline", "val_miou": baseline, "val_images": len(val_set),
+                "from": str(config.from_checkpoint)})
 
     weight = None
     if config.loss == "wce" or (config.loss == "focal" and config.focal_weighted):
         w = class_weights(train_set.class_histogram(), config.class_weights, config.weight_power)
         weight = torch.from_numpy(w).to(device)
     criterion = SegLoss(config.loss, weight, ignore).to(device)
-    params_bn = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    params_w = [p for n, p in model.named_parameters() if p.ndim > 1]
-    opt = torch.optim.SGD([{"params": params_w, "weight_decay": config.weight_decay},
-                           {"params": params_bn, "weight_decay": 0.0}],
-                          lr=config.lr, momentum=config.momentum, nesterov=True)
+    opt = _optimizer(config, model)
 
-    start_epoch, best, history, elapsed_before = 0, float("-inf"), [], 0.0
+    start_round, best, history, elapsed_before, start_step = 0, float("-inf"), [], 0.0, 0
+    batch = min(config.batch_size, len(train_set))
+    iters = max(1, len(train_set) // batch)
+    plateau = Plateau()
     if resume and last_path.exists():
         state = safe_torch_load(last_path)
+        ts = state["train_state"]
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
-        opt.load_state_dict(state["train_state"]["optimizer"])
-        start_epoch = int(state["train_state"]["epoch"]) + 1
-        best = float(state["train_state"]["best"])
-        elapsed_before = float(state["train_state"].get("elapsed", 0.0))
-        history = [json.loads(s) for s in state["train_state"].get("history", [])]
-        report({"event": "resume", "epoch": start_epoch})
+        opt.load_state_dict(ts["optimizer"])
+        start_round = int(ts["epoch"]) + 1
+        start_step = int(ts.get("step", start_round * iters))
+        best = float(ts["best"])
+        baseline = ts.get("baseline")
+        elapsed_before = float(ts.get("elapsed", 0.0))
+        history = [json.loads(s) for s in ts.get("history", [])]
+        plateau.best = best
+        report({"event": "resume", "epoch": start_round})
 
-    gen = torch.Generator().manual_seed(config.seed + start_epoch)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)),
-                                         shuffle=True, drop_last=len(train_set) > config.batch_size,
-                                         generator=gen, num_workers=0)
-    iters = len(loader)
-    total_iters = max(1, config.epochs * iters)
-    warm = min(0.5, config.warmup_epochs / max(1, config.epochs))
-    budget = config.max_minutes * 60 if config.max_minutes else None
-    t_start = time.perf_counter() - elapsed_before
-    meta_base = {"config": {k: v for k, v in asdict(config).items()}, "train_images": len(train_set),
-                 "val_images": len(val_set) if val_set else 0}
-    summary: dict = {}
+    budget = StepBudget(iters, steps=config.steps, epochs=None if config.steps else config.epochs,
+                        minutes=config.max_minutes, clock=clock, eval_every=config.eval_every,
+                        start_step=start_step, elapsed_before=elapsed_before + (clock() - t_call))
+    epoch_mode = budget.epoch_evals
+    warm = min(0.5, config.warmup_epochs / max(1, config.epochs)) if epoch_mode else config.warmup_frac
+    gen = torch.Generator().manual_seed(config.seed + start_step)
+    horizon = (budget.fixed_steps - start_step) if budget.fixed_steps is not None else 10 ** 7
+    sampler = torch.utils.data.RandomSampler(train_set, replacement=False, num_samples=max(1, horizon) * batch,
+                                             generator=gen)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=True,
+                                         **loader_options(device, config.workers))
+    runner = maybe_compile(model, device, config.compile, report)
+    meta_base = {"config": {k: v for k, v in asdict(config).items() if k != "meta"}, **config.meta,
+                 "train_images": len(train_set), "val_images": len(val_set) if val_set else 0,
+                 "device": str(device), "precision": precision.name}
+    if baseline is not None:
+        meta_base["baseline_val_miou"] = baseline
 
     def make_ckpt(model_state, meta) -> Checkpoint:
         mean, std = train_set.norm  # the normalisation the network was trained with
         return Checkpoint(config.arch, labels, model_state, dict(config.arch_options), mean, std, meta)
 
-    model.train()
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        run_loss, seen = 0.0, 0
-        for it, (x, y) in enumerate(loader):
-            done = (epoch * iters + it) / total_iters
-            if budget:
-                done = max(done, (time.perf_counter() - t_start) / budget)
-            lr = lr_at(done, config.lr, warm)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            y = y.to(device)
-            loss = criterion(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            run_loss += float(loss.detach()) * x.shape[0]
-            seen += x.shape[0]
-            report({"event": "step", "epoch": epoch, "iter": it + 1, "iters": iters, "loss": run_loss / seen,
-                    "lr": lr})
-            if should_stop and should_stop():
-                break
-        rec = {"event": "epoch", "epoch": epoch, "epochs": config.epochs, "loss": run_loss / max(1, seen),
-               "lr": lr, "seconds": time.perf_counter() - t0, "elapsed": time.perf_counter() - t_start}
-        if val_set is not None and len(val_set):
-            scores = validate(model, val_set, device).scores()
-            rec["val_miou"] = scores.miou
-            rec["val_pixel_accuracy"] = scores.pixel_accuracy
-            rec["val_iou"] = {n: (None if np.isnan(v) else float(v)) for n, v in zip(labels.names, scores.iou)}
+    def end_round(round_idx: int, run_loss: float, seen: int, lr: float, t_round: float) -> tuple[dict, bool]:
+        nonlocal best
+        t_eval = clock()
+        rec = {"event": "epoch", "epoch": round_idx, "epochs": _rounds(budget), "step": budget.step,
+               "steps": budget.planned_steps(), "loss": run_loss / max(1, seen), "lr": lr,
+               "seconds": t_eval - t_round}
+        plateaued = False
+        if has_val:
+            assert val_set is not None
+            rec.update(_scores(runner, val_set, device, precision, labels))
+        budget.validated(clock() - t_eval)
+        rec["elapsed"] = budget.elapsed()
         history.append(rec)
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         metric = rec.get("val_miou", -rec["loss"])
-        meta = {**meta_base, "epoch": epoch, "history": history[-1:], "val_miou": rec.get("val_miou"),
-                "val_iou": rec.get("val_iou"), "elapsed_seconds": rec["elapsed"]}
-        if metric > best or "val_miou" not in rec:   # no validation set: out is the last epoch (see docstring)
+        meta = {**meta_base, "epoch": round_idx, "step": budget.step, "history": history[-1:],
+                "val_miou": rec.get("val_miou"), "val_iou": rec.get("val_iou"), "elapsed_seconds": rec["elapsed"]}
+        if metric > best or "val_miou" not in rec:   # no validation set: out is the last round (see docstring)
             best = metric
             save_checkpoint(make_ckpt(state, meta), out, half=config.half_checkpoint)
             rec["saved_best"] = True
-        train_state = {"optimizer": opt.state_dict(), "epoch": epoch, "best": best,
-                       "elapsed": rec["elapsed"], "history": [json.dumps(h) for h in history]}
+        if has_val and config.early_stop:
+            plateaued = plateau.update(rec["val_miou"], budget.progress())
+        train_state = {"optimizer": opt.state_dict(), "epoch": round_idx, "step": budget.step, "best": best,
+                       "elapsed": rec["elapsed"], "history": [json.dumps(h) for h in history], "baseline": baseline}
         save_checkpoint(make_ckpt(state, meta), last_path, extra={"train_state": train_state})
         report(rec)
-        summary = {"event": "done", "best": best, "epochs_run": epoch + 1, "out": str(out),
-                   "elapsed": rec["elapsed"]}
-        stop_time = budget is not None and time.perf_counter() - t_start >= budget
-        if stop_time or (should_stop and should_stop()):
-            summary["stopped_early"] = "time budget" if stop_time else "cancelled"
+        return rec, plateaued
+
+    plan_reported = False
+    model.train()
+    round_idx, run_loss, seen, lr, stopped = start_round, 0.0, 0, config.lr, None
+    t_round = t_step = clock()
+    last_emit = float("-inf")
+    summary: dict = {}
+    for x, y in loader:
+        if budget.should_stop():
             break
+        lr = lr_at(budget.progress(), config.lr, warm)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        with precision.autocast():
+            loss = criterion(runner(x), y)
+        precision.backward_step(loss, opt)
+        run_loss += float(loss.detach()) * x.shape[0]
+        seen += x.shape[0]
+        now = clock()
+        budget.step_done(now - t_step)
+        if not plan_reported and budget.step - start_step >= min(MEASURE_STEPS, budget.planned_steps()):
+            report(budget.describe(batch, len(train_set)))
+            plan_reported = True
+        if now - last_emit >= 0.2 or budget.step % iters == 0:
+            last_emit = now
+            report({"event": "step", "epoch": round_idx, "iter": (budget.step - 1) % iters + 1, "iters": iters,
+                    "step": budget.step, "steps": budget.planned_steps(), "loss": run_loss / seen, "lr": lr})
+        cancelled = bool(should_stop and should_stop())
+        if budget.should_validate() or cancelled:
+            rec, plateaued = end_round(round_idx, run_loss, seen, lr, t_round)
+            summary = {"event": "done", "best": best, "epochs_run": round_idx + 1, "steps_run": budget.step,
+                       "out": str(out), "elapsed": rec["elapsed"]}
+            round_idx, run_loss, seen = round_idx + 1, 0.0, 0
+            if cancelled:
+                stopped = "cancelled"
+            elif budget.should_stop():
+                stopped = "time budget" if budget.budget is not None and (
+                    budget.fixed_steps is None or budget.step < budget.fixed_steps) else None
+                break
+            elif plateaued:
+                stopped = "validation plateau"
+            if stopped:
+                break
+            t_round = clock()
+        t_step = clock()
+    if not summary:
+        summary = {"event": "done", "best": best, "epochs_run": round_idx, "steps_run": budget.step,
+                   "out": str(out), "elapsed": budget.elapsed()}
+    if stopped:
+        summary["stopped_early"] = stopped
+    if baseline is not None and has_val:
+        assert val_set is not None
+        verdict = compare_models(baseline, best, len(val_set))
+        summary.update(baseline_miou=baseline, improved=verdict.better, verdict=verdict.message)
     report(summary)
     return summary
+
+
+def _rounds(budget: StepBudget) -> int:
+    return max(1, math.ceil(budget.planned_steps() / max(1, budget.eval_every())))
