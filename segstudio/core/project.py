@@ -11,6 +11,12 @@ Layout::
 
 ``key`` is the image file's stem, or its full name when two images share a stem
 (``a.jpg`` and ``a.png``). Every write is atomic (temp + fsync + rename).
+
+Opening never fails on a bad project file: ``state.json`` and ``labels.json`` are checked
+against their schema; a bad one is moved aside to ``*.bad`` (a bad entry of ``state.json`` is
+dropped, the original kept as ``state.json.bad``), the project opens with the defaults, and the
+reason is in :attr:`Project.warnings`. Folder entries that are not readable images (symlink
+loops, FIFOs, …) are left out of :attr:`Project.images` and listed in :attr:`Project.skipped`.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core import atomic, labels as labels_mod, masks
-from segstudio.core.errors import ProjectError
-from segstudio.core.images import list_images, read_image, LoadedImage
+from segstudio.core.errors import LabelSetError, ProjectError
+from segstudio.core.images import LoadedImage, read_image, scan_image_names
 from segstudio.core.labels import LabelSet
 
 STORE_DIR = "segstudio"
@@ -37,6 +43,40 @@ class Status(str, Enum):
     PREDICTED = "predicted"
     EDITED = "edited"
     REVIEWED = "reviewed"
+
+
+_STATUS_VALUES = frozenset(s.value for s in Status)
+
+
+def check_state(data: object) -> tuple[dict, list[str], bool]:
+    """Check ``state.json`` content against its schema: ``(clean state, problems, fatal)``.
+
+    Schema: an object with ``version`` (int), ``images`` (object: key -> object whose optional
+    ``status`` is one of :class:`Status`), ``ground_truth`` (string or null); other entries are
+    kept. ``fatal``: the whole file is unusable; otherwise only the listed entries were dropped.
+    """
+    if not isinstance(data, dict):
+        return {}, [f"holds a JSON {type(data).__name__} where an object is expected"], True
+    images = data.get("images", {})
+    if not isinstance(images, dict):
+        return {}, [f"'images' is a {type(images).__name__}, not an object"], True
+    gt = data.get("ground_truth")
+    if gt is not None and not isinstance(gt, str):
+        return {}, [f"'ground_truth' is a {type(gt).__name__}, not a folder name"], True
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        return {}, [f"'version' is {version!r}, not a number"], True
+    problems, clean = [], {}
+    for key, entry in images.items():
+        if not isinstance(entry, dict):
+            problems.append(f"image {key!r}: entry is a {type(entry).__name__}, not an object")
+            continue
+        status = entry.get("status")
+        if status is not None and status not in _STATUS_VALUES:
+            problems.append(f"image {key!r}: unknown status {status!r}")
+            entry = {k: v for k, v in entry.items() if k != "status"}
+        clean[key] = entry
+    return {**data, "version": version, "images": clean, "ground_truth": gt}, problems, False
 
 
 def keys_for_names(names: list[str]) -> list[str]:
@@ -61,6 +101,8 @@ class Project:
         self.store = self.folder / STORE_DIR
         self._lock = threading.RLock()
         self._images: dict[str, Path] | None = None
+        self.warnings: list[str] = []     # bad project files found (and set aside) on opening
+        self.skipped: list[str] = []      # folder entries left out of the listing, with the reason
         self._labels = self._load_labels(default_labels)
         self._state = self._load_state()
 
@@ -69,7 +111,9 @@ class Project:
     def images(self) -> dict[str, Path]:
         """key -> image path, in natural order (listed once, on first use)."""
         if self._images is None:
-            self._images = image_keys(list_images(self.folder))
+            listing = scan_image_names(self.folder)
+            self.skipped = listing.messages()
+            self._images = image_keys([self.folder / n for n in listing.names])
         return self._images
 
     def keys(self) -> list[str]:
@@ -93,9 +137,15 @@ class Project:
             self._labels = labels
 
     def _load_labels(self, default: LabelSet | None) -> LabelSet:
-        if self.labels_path.exists():
+        fallback = default or labels_mod.preset("camvid")
+        if not self.labels_path.exists():
+            return fallback
+        try:
             return LabelSet.load(self.labels_path)
-        return default or labels_mod.preset("camvid")
+        except (LabelSetError, AttributeError, TypeError, ValueError) as exc:
+            why = str(exc) if isinstance(exc, LabelSetError) else f"{self.labels_path}: malformed label set ({exc})"
+            self._set_aside(self.labels_path, f"{why}; using the {fallback.name!r} label set")
+            return fallback
 
     # -- masks and predictions -----------------------------------------------------------
     def mask_path(self, key: str) -> Path:
@@ -138,22 +188,59 @@ class Project:
         return self.store / "state.json"
 
     def _load_state(self) -> dict:
-        if not self.state_path.exists():
-            return {"version": 1, "images": {}, "ground_truth": None}
+        empty = {"version": 1, "images": {}, "ground_truth": None}
+        path = self.state_path
+        if not path.exists():
+            return empty
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"{self.state_path}: unreadable project state ({exc})") from None
-        data.setdefault("images", {})
-        data.setdefault("ground_truth", None)
-        return data
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._set_aside(path, f"{path}: not valid JSON ({exc}); statuses rebuilt from the masks on disk")
+            return empty
+        except OSError as exc:
+            self.warnings.append(f"{path}: cannot read the project state ({exc.strerror or exc}); "
+                                 "statuses rebuilt from the masks on disk")
+            return empty
+        state, problems, fatal = check_state(data)
+        if fatal:
+            self._set_aside(path, f"{path}: not a valid project state ({problems[0]}); "
+                                  "statuses rebuilt from the masks on disk")
+            return empty
+        if problems:
+            kept = self._set_aside(path, f"{path}: {len(problems)} bad entr{'y' if len(problems) == 1 else 'ies'} "
+                                         f"dropped ({'; '.join(problems[:5])}{' …' if len(problems) > 5 else ''})",
+                                   copy=True)
+            if kept is not None:
+                try:
+                    atomic.write_json(path, state)
+                except OSError:
+                    pass
+        return state
+
+    def _set_aside(self, path: Path, why: str, copy: bool = False) -> Path | None:
+        """Keep a bad project file as ``<name>.bad`` (moved, or copied with ``copy``) and record why."""
+        target = path.with_name(path.name + ".bad")
+        n = 2
+        while target.exists():
+            target = path.with_name(f"{path.name}.bad{n}")
+            n += 1
+        try:
+            if copy:
+                atomic.write_bytes(target, path.read_bytes())
+            else:
+                os.replace(path, target)
+        except OSError as exc:
+            self.warnings.append(f"{why}; could not keep it aside as {target.name} ({exc.strerror or exc})")
+            return None
+        self.warnings.append(f"{why}; the file is kept as {target.name}")
+        return target
 
     def _save_state(self) -> None:
         atomic.write_json(self.state_path, self._state)
 
     def status(self, key: str) -> Status:
         raw = self._state["images"].get(key, {}).get("status")
-        if raw:
+        if raw in _STATUS_VALUES:
             return Status(raw)
         if self.has_mask(key):
             return Status.EDITED
@@ -189,7 +276,7 @@ class Project:
         out = {}
         for k in (self.keys() if keys is None else keys):
             raw = recorded.get(k, {}).get("status")
-            if raw:
+            if raw in _STATUS_VALUES:
                 out[k] = Status(raw)
             elif f"{k}.png" in with_mask:
                 out[k] = Status.EDITED
