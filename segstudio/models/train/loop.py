@@ -2,7 +2,7 @@
 
 Budget (:class:`segstudio.models.train.plan.StepBudget`): ``steps``, ``epochs`` (validation each
 epoch, as before) or ``max_minutes`` (the step count follows the measured speed; validation about
-5–30 times, at most 12 % of the time; training stops before a step that would not fit). Learning
+3–30 times, at most 12 % of the time; training stops before a step that would not fit). Learning
 rate: linear warm-up then cosine annealing to ``lr * 0.01`` over the run's progress (steps, or
 elapsed time under a time budget, so the cosine finishes when the time does). Optimiser: SGD with
 Nesterov momentum (``sgd``) or AdamW (``adamw``). Early stop on a validation plateau

@@ -28,7 +28,7 @@ DEFAULT_MINUTES = 10.0       # no --steps/--epochs/--max-minutes: a 10-minute bu
 MEASURE_STEPS = 5            # steps timed before the plan's time estimate is printed
 EVAL_SHARE = 0.12            # at most this share of a time budget goes to validation
 MAX_EVALS = 30
-MIN_EVALS = 5
+MIN_EVALS = 3
 
 
 @dataclass
@@ -206,7 +206,7 @@ class StepBudget:
         return max(1, by_time or 1)
 
     def eval_every(self) -> int:
-        """Validate every this many steps: every epoch with ``--epochs``; otherwise 5–30 times a run,
+        """Validate every this many steps: every epoch with ``--epochs``; otherwise 3–30 times a run,
         fewer when validation is slow (at most 12 % of a time budget goes to it)."""
         if self._eval_every:
             return self._eval_every
@@ -216,7 +216,7 @@ class StepBudget:
             evals = MAX_EVALS
             if self.eval_time:
                 evals = int(min(MAX_EVALS, max(MIN_EVALS, EVAL_SHARE * self.budget / self.eval_time)))
-            steps = self.budget * (1 - EVAL_SHARE) / (self.step_time or 1.0)
+            steps = max(1.0, self.budget - evals * (self.eval_time or 0.0)) / (self.step_time or 1.0)
             if self.fixed_steps is not None:
                 steps = min(steps, self.fixed_steps)
             return max(1, int(steps / evals))
@@ -231,6 +231,9 @@ class StepBudget:
 
     def should_validate(self) -> bool:
         """After a step: time to validate (each ``eval_every`` steps, and before stopping)?"""
+        if self._next_eval is None and self.budget is not None and not self.epoch_evals \
+                and self.step - self._start < MEASURE_STEPS:
+            return self.should_stop()       # the interval is set once the first steps are timed
         if self._next_eval is None:
             e = self.eval_every()
             self._next_eval = (self._start // e + 1) * e if self.epoch_evals else self._start + e
