@@ -82,26 +82,40 @@ def test_voc_round_trip(proj, tmp_path):
     out = tmp_path / "voc"
     report = export_project(folder, "voc", out, split="train=0.5,val=0.5", seed=1)
     assert report.images == 6 and set(report.splits) == {"train", "val"}
+    root = out / "VOCdevkit" / "VOC2012"
     project = Project(folder)
     for key, mask in masks.items():
         src = project.images[key]
-        assert (out / "JPEGImages" / src.name).read_bytes() == src.read_bytes()  # copied, not re-encoded
-        png = out / "SegmentationClass" / f"{key}.png"
+        jpg = root / "JPEGImages" / f"{key}.jpg"
+        if src.suffix == ".jpg":
+            assert jpg.read_bytes() == src.read_bytes()                            # JPEG: copied, not re-encoded
+            assert not (root / "SegStudioOriginals" / src.name).exists()
+        else:
+            assert (root / "SegStudioOriginals" / src.name).read_bytes() == src.read_bytes()
+            with Image.open(jpg) as im:                                              # others: a good JPEG
+                assert im.format == "JPEG" and im.size == (mask.shape[1], mask.shape[0])
+                err = np.abs(np.asarray(im.convert("RGB"), float) - np.asarray(Image.open(src).convert("RGB"), float))
+                assert err.mean() < 12
+        png = root / "SegmentationClass" / f"{key}.png"
+        voc = mask.copy()
+        voc[mask == labels.void_value] = 255                                         # VOC void
         with Image.open(png) as im:
             assert im.mode == "P"
-            assert im.getpalette()[:768] == labels.pil_palette()
-            assert np.array_equal(np.array(im), mask)
-        assert np.array_equal(masks_mod.read_mask(png, labels), mask)
-    sets = out / "ImageSets" / "Segmentation"
+            pal = im.getpalette()
+            assert pal[: 3 * labels.num_classes] == labels.pil_palette()[: 3 * labels.num_classes]
+            assert pal[3 * 255: 3 * 256] == [224, 224, 192]
+            assert np.array_equal(np.array(im), voc)
+    assert any("not JPEG" in w for w in report.warnings)
+    sets = root / "ImageSets" / "Segmentation"
     train = (sets / "train.txt").read_text().split()
     val = (sets / "val.txt").read_text().split()
     assert len(train) == len(val) == 3 and not set(train) & set(val)
     assert sorted((sets / "trainval.txt").read_text().split()) == sorted(masks)
-    lines = (out / "labelmap.txt").read_text().splitlines()
+    lines = (root / "labelmap.txt").read_text().splitlines()
     assert lines[0] == "# label:color_rgb:parts:actions"
-    # CamVid: no class is black, the void is -> void first (CVAT background), classes in id order
-    assert lines[1] == "Unlabelled:0,0,0::"
-    assert lines[2:] == [f"{c.name}:{c.color[0]},{c.color[1]},{c.color[2]}::" for c in labels.classes]
+    # CamVid: no class is black -> classes in id order, then the void with VOC's void colour (its mask colour)
+    assert lines[1:-1] == [f"{c.name}:{c.color[0]},{c.color[1]},{c.color[2]}::" for c in labels.classes]
+    assert lines[-1] == "Unlabelled:224,224,192::"
     assert json.loads((out / "labels.json").read_text()) == labels.to_dict()
 
 
@@ -167,13 +181,15 @@ def test_cityscapes_camvid_png_round_trips(tmp_path):
     for name, keys in rep.splits.items():
         for key in keys:
             mask, src = masks[key], project.images[key]
-            ids = np.array(Image.open(tmp_path / "cs" / "gtFine" / name / f"{key}_gtFine_labelTrainIds.png"))
+            gt = tmp_path / "cs" / "gtFine" / name / "proj"
+            ids = np.array(Image.open(gt / f"{key}_gtFine_labelTrainIds.png"))
             expect = mask.copy()
             expect[mask == labels.void_value] = 255
             assert np.array_equal(ids, expect)
-            colour = np.array(Image.open(tmp_path / "cs" / "gtFine" / name / f"{key}_gtFine_color.png"))
+            assert np.array_equal(np.array(Image.open(gt / f"{key}_gtFine_labelIds.png")), expect)  # not Cityscapes' set
+            colour = np.array(Image.open(gt / f"{key}_gtFine_color.png"))
             assert np.array_equal(colour, labels.color_lut()[mask])
-            cs_img = tmp_path / "cs" / "images" / name / f"{key}_leftImg8bit{src.suffix}"
+            cs_img = tmp_path / "cs" / "leftImg8bit" / name / "proj" / f"{key}_leftImg8bit{src.suffix}"
             assert cs_img.read_bytes() == src.read_bytes()
             with Image.open(tmp_path / "cv" / f"{name}annot" / f"{key}.png") as im:
                 assert im.mode == "L" and np.array_equal(np.array(im), mask)  # CamVid void stays 11
@@ -322,7 +338,7 @@ def test_overwrite_rules(proj, tmp_path):
     with pytest.raises(ExportError, match="not empty"):
         export_project(folder, "voc", out)
     export_project(folder, "voc", out, overwrite=True)
-    assert (out / "labelmap.txt").exists() and not (out / "masks").exists()
+    assert (out / "VOCdevkit" / "VOC2012" / "labelmap.txt").exists() and not (out / "masks").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "proj"]
     other = tmp_path / "other"
     other.mkdir()
@@ -354,9 +370,10 @@ def test_colliding_names(tmp_path):
     (folder / "IMG01.png").unlink()
     project = Project(folder)
     export_project(folder, "voc", tmp_path / "o")
-    names = sorted(p.name for p in (tmp_path / "o" / "JPEGImages").iterdir())
-    assert names == ["img00_jpg.jpg", "img00_png.png", "img01.png"]
-    assert sorted(p.name for p in (tmp_path / "o" / "SegmentationClass").iterdir()) == [
+    root = tmp_path / "o" / "VOCdevkit" / "VOC2012"
+    names = sorted(p.name for p in (root / "JPEGImages").iterdir())
+    assert names == ["img00_jpg.jpg", "img00_png.jpg", "img01.jpg"]
+    assert sorted(p.name for p in (root / "SegmentationClass").iterdir()) == [
         "img00_jpg.png", "img00_png.png", "img01.png"]
 
 
@@ -376,7 +393,7 @@ def test_uint16_label_set_rejected_by_voc_but_png_works(tmp_path):
 
     big = LabelSet(tuple(LabelClass(i, f"c{i}", (i % 256, i // 256, 0)) for i in range(300)), 65535)
     folder, masks = make_project(tmp_path, n=2, labels=big)
-    with pytest.raises(ExportError, match="0..255"):
+    with pytest.raises(ExportError, match="0..254 with 255 as void"):
         export_project(folder, "voc", tmp_path / "v")
     with pytest.raises(ExportError, match="255 as void"):
         export_project(folder, "cityscapes", tmp_path / "c")

@@ -44,10 +44,13 @@ def test_camvid_voc_and_coco_pixel_exact(camvid_project, tmp_path):
     labels = preset("camvid")
     report = export_project(folder, "voc", tmp_path / "voc", split="train=0.6,val=0.4", seed=0)
     assert report.images == N
+    root = tmp_path / "voc" / "VOCdevkit" / "VOC2012"
     for key, mask in truth.items():
-        with Image.open(tmp_path / "voc" / "SegmentationClass" / f"{key}.png") as im:
-            assert im.mode == "P" and np.array_equal(np.array(im), mask)
-        assert (tmp_path / "voc" / "JPEGImages" / f"{key}.png").read_bytes() == (folder / f"{key}.png").read_bytes()
+        voc = np.where(mask == labels.void_value, 255, mask)     # VOC writes void as 255
+        with Image.open(root / "SegmentationClass" / f"{key}.png") as im:
+            assert im.mode == "P" and np.array_equal(np.array(im), voc)
+        assert (root / "SegStudioOriginals" / f"{key}.png").read_bytes() == (folder / f"{key}.png").read_bytes()
+        assert (root / "JPEGImages" / f"{key}.jpg").is_file()
 
     export_project(folder, "coco", tmp_path / "coco")
     doc = json.loads((tmp_path / "coco" / "annotations.json").read_text())

@@ -128,10 +128,11 @@ def png_ids(mask: np.ndarray) -> bytes:
     return _save(Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="L"))
 
 
-def png_indexed(mask: np.ndarray, labels: LabelSet) -> bytes:
-    """Indexed (palette) PNG carrying the label set's colours; values must fit in 8 bits."""
+def png_indexed(mask: np.ndarray, labels: LabelSet, palette: list[int] | None = None) -> bytes:
+    """Indexed (palette) PNG carrying the label set's colours (or ``palette``, 768 values); values
+    must fit in 8 bits."""
     img = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="P")
-    img.putpalette(labels.pil_palette())
+    img.putpalette(labels.pil_palette() if palette is None else palette)
     return _save(img)
 
 
