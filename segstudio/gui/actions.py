@@ -1,6 +1,7 @@
 """Actions, menus, tool bars and keyboard shortcuts of the main window.
 
-Shortcuts: 0–9 class, B brush, E eraser, F fill, P polygon, R replace-in-rectangle,
+Shortcuts: class keys (0–9, Shift+0–9 past ten, or the key set in the label editor; bound by
+gui.class_keymap), B brush, E eraser, F fill, P polygon, R replace-in-rectangle,
 I picker, L preserve labels, [ / ] brush size, Tab overlay, O outline, Ctrl+Z undo,
 Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+S save, PgDown / PgUp next / previous image,
 Ctrl+Shift+R mark reviewed (Ctrl+R / Enter: run / accept the model, see
@@ -65,8 +66,6 @@ class Actions:
         a("preserve", "&Preserve labels (paint over void only)", "L", state.set_preserve, checkable=True)
         a("smaller", "Brush smaller", "[", lambda: state.grow(-1))
         a("bigger", "Brush bigger", "]", lambda: state.grow(1))
-        for i in range(10):
-            a(f"class_{i}", f"Class {i}", str(i), lambda _=False, n=i: self._pick_class(n))
         state.changed.connect(self._sync_from_state)
         self._build_menus()
         self._build_toolbars()

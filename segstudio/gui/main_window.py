@@ -28,7 +28,9 @@ from segstudio.gui import panels
 from segstudio.gui.actions import Actions
 from segstudio.gui.canvas.tools import ToolState
 from segstudio.gui.canvas.view import CanvasView
+from segstudio.gui.class_keymap import ClassKeymap
 from segstudio.gui.document import Document
+from segstudio.gui.input_guard import InputGuard
 from segstudio.gui.label_changes import LabelController
 from segstudio.gui.panels.file_list import FileListModel
 from segstudio.gui.settings import AppSettings
@@ -61,11 +63,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.status = StatusBar(self.document, self)
         self.setStatusBar(self.status)
+        self.input_guard = InputGuard(self)     # window shortcuts yield to text fields; docked wheel
         self.actions_ = Actions(self)
         self.menus = self.actions_.menus
         self.docks = panels.load_panels(self)
         for dock in self.docks.values():
             self.menus["panels"].addAction(dock.toggleViewAction())
+        self.input_guard.guard_wheel_focus()
+        self.class_keymap = ClassKeymap(self, self.actions_._pick_class)   # after every other shortcut
+        self.class_keymap.rebind()
         self._wire()
         self._restore_layout()
         self._show_start()

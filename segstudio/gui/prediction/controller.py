@@ -111,7 +111,7 @@ class PredictionController(QObject):
         self.message.connect(lambda text: window.status.showMessage(text, 10000))
 
     # -- actions ------------------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, widget=None) -> QAction:
+    def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
         act = QAction(text, self.win)
         if shortcut:
             act.setShortcuts([QKeySequence(s) for s in (shortcut if isinstance(shortcut, list) else [shortcut])])
@@ -120,12 +120,8 @@ class PredictionController(QObject):
             act.toggled.connect(slot)
         else:
             act.triggered.connect(lambda _=False: slot())
-        if widget is None:
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            self.win.addAction(act)
-        else:   # only while ``widget`` (the canvas) has the focus
-            act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-            widget.addAction(act)
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.win.addAction(act)
         self.menu.addAction(act)
         return act
 
@@ -138,8 +134,8 @@ class PredictionController(QObject):
             self.menu.addSeparator()
         self.run_action = self._action("Run model on &this image", self.run_current, "Ctrl+R")
         self.cancel_action = self._action("Ca&ncel prediction", self.cancel)
-        self.accept_action = self._action("&Accept prediction into the mask", self.accept,
-                                          ["Return", "Enter"], widget=self.win.canvas)
+        # a window shortcut: Enter accepts from anywhere but a text field (gui.input_guard)
+        self.accept_action = self._action("&Accept prediction into the mask", self.accept, ["Return", "Enter"])
         self.menu.addSeparator()
         self.show_action = self._action("&Show prediction", self.set_show_prediction, checkable=True)
         self.show_action.setChecked(True)
