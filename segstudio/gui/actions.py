@@ -40,6 +40,8 @@ class Actions:
         a("export", "&Export…", "Ctrl+E", lambda: _dialogs().open_export_dialog(win))
         a("retrain", "&Retrain on my corrections…", None, lambda: _dialogs().open_train_dialog(win))
         a("about", "&About SegStudio", None, lambda: _about(win))
+        a("accept_all", "&Accept all predictions…", None, lambda: _open("accept_dialog", "open_accept_dialog", win))
+        a("shortcuts", "&Keyboard shortcuts", "F1", lambda: _open("shortcuts_dialog", "open_shortcuts_dialog", win))
         # edit
         a("undo", "&Undo", "Ctrl+Z", doc.undo)
         a("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], doc.redo)
@@ -131,8 +133,8 @@ class Actions:
         self._menu("image", "&Image", ["next", "previous", None, "mark_reviewed"])
         self._menu("tools", "&Tools", [f"tool_{n}" for n in TOOL_KEYS] + [None, "preserve", "smaller", "bigger"])
         # Model menu (panels add their own entries through win.menus["model"]) and Help menu
-        self._menu("model", "&Model", ["retrain", None])
-        self._menu("help", "&Help", ["about"])
+        self._menu("model", "&Model", ["retrain", "accept_all", None])
+        self._menu("help", "&Help", ["shortcuts", "about"])
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -206,13 +208,19 @@ class Actions:
             self.by_name[n].setEnabled(on)
         for tb in self.toolbars:
             tb.setEnabled(on)
-        for n in ("export", "retrain"):   # need an open folder
+        for n in ("export", "retrain", "accept_all"):   # need an open folder
             self.by_name[n].setEnabled(on)
 
 
 def _dialogs():
     import segstudio.gui.dialogs as dialogs
     return dialogs
+
+
+def _open(module: str, fn: str, win) -> None:
+    """Open a dialog of segstudio.gui.dialogs.<module> through its opener (imported when first used)."""
+    import importlib
+    getattr(importlib.import_module(f"segstudio.gui.dialogs.{module}"), fn)(win)
 
 
 def _about(win) -> None:

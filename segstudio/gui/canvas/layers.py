@@ -4,6 +4,9 @@ The overlay is a persistent ``H×W`` uint32 buffer (premultiplied ARGB32, shared
 QImage) filled from the mask through a colour lookup table. An edit recolours only its
 dirty box (:func:`render_region`), never the whole image. Layer opacity is applied at paint
 time, so the opacity slider costs nothing. "Outline" mode shows class boundaries only.
+Hidden classes (label panel) get a transparent LUT entry, so they are not drawn at all.
+The photo can be shown through a view-only brightness/contrast/gamma table
+(``core.view_adjust``): only the displayed copy changes, never the image data.
 The numpy helpers here are thread-safe, so the loader can prepare buffers off the GUI thread.
 """
 
@@ -18,16 +21,20 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.paint import BBox, clip_bbox
+from segstudio.core.view_adjust import apply_lut
 
 
 # -- numpy side (thread-safe) ------------------------------------------------------------------
-def overlay_lut(labels: LabelSet, dtype: np.dtype) -> np.ndarray:
-    """value -> opaque ARGB32 colour of its class; void and unknown values -> transparent."""
+def overlay_lut(labels: LabelSet, dtype: np.dtype, hidden=()) -> np.ndarray:
+    """value -> opaque ARGB32 colour of its class; void, unknown and ``hidden`` values -> transparent."""
     size = 256 if np.dtype(dtype) == np.uint8 else 65536
     lut = np.zeros(size, np.uint32)
     for c in labels.classes[:size]:
         r, g, b = c.color
         lut[c.id] = 0xFF000000 | (r << 16) | (g << 8) | b
+    for cid in hidden:
+        if 0 <= cid < size:
+            lut[cid] = 0
     return lut
 
 
@@ -131,6 +138,13 @@ class ImageLayer(BufferLayer):
     def __init__(self) -> None:
         super().__init__(QImage.Format.Format_RGB888, 0)
 
+    def show_adjusted(self, rgb: np.ndarray | None, lut: np.ndarray | None) -> None:
+        """Display ``rgb`` through ``lut`` (a new buffer; None: the photo as it is)."""
+        if rgb is None:
+            self.set_buffer(None)
+        else:
+            self.set_buffer(display_buffer(rgb) if lut is None else apply_lut(rgb, lut))
+
 
 class OverlayLayer(BufferLayer):
     """The class colours; keeps the LUT and outline flag used to refresh dirty boxes."""
@@ -139,7 +153,13 @@ class OverlayLayer(BufferLayer):
         super().__init__(QImage.Format.Format_ARGB32_Premultiplied, 1)
         self.lut: np.ndarray | None = None
         self.outline = False
+        self.hidden: set[int] = set()
         self.setOpacity(0.5)
+
+    def set_hidden(self, hidden, mask: np.ndarray | None, labels: LabelSet | None) -> None:
+        """Classes not drawn; the overlay is rebuilt (a mask edit keeps them hidden: same LUT)."""
+        self.hidden = set(int(c) for c in hidden)
+        self.rebuild(mask, labels)
 
     def refresh(self, mask: np.ndarray, bbox: BBox) -> BBox | None:
         if self._buf is None or self.lut is None:
@@ -152,7 +172,7 @@ class OverlayLayer(BufferLayer):
         if mask is None or labels is None:
             self.set_buffer(None)
             return
-        self.lut = overlay_lut(labels, mask.dtype)
+        self.lut = overlay_lut(labels, mask.dtype, self.hidden)
         self.set_buffer(colorize(mask, self.lut, self.outline))
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QDockWidget
 PANEL_MODULES: list[str] = [
     "segstudio.gui.panels.file_list",
     "segstudio.gui.panels.label_panel",
+    "segstudio.gui.panels.view_panel",       # view-only brightness/contrast/gamma (H2)
     # prediction, CRF, evaluation, batch (issue 8; shared controller: segstudio.gui.prediction)
     "segstudio.gui.panels.model_panel",
     "segstudio.gui.panels.crf_panel",
