@@ -37,6 +37,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf-params", type=Path, default=None, help="JSON object of CRF parameters")
     p.add_argument("--workers", type=int, default=2, help="reader and writer threads each (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from segstudio.cli.runner_options import add_runner_options
+
+    add_runner_options(p)  # --runner local|ray, --address, --gpus-per-worker (H7)
 
 
 def model_path(args: argparse.Namespace) -> Path:
@@ -75,7 +78,8 @@ def build_predictor(args: argparse.Namespace, labels: Any = None) -> Any:
 
     if labels is None and args.labels:
         labels = labels_mod.resolve(args.labels)
-    return Predictor(model_path(args), device=args.device, engine=args.engine, tile=args.tile,
+    ray = getattr(args, "runner", "local") == "ray"  # the driver only checks the model; Ray workers run it
+    return Predictor(model_path(args), device="cpu" if ray else args.device, engine=args.engine, tile=args.tile,
                      tile_overlap=args.tile_overlap, max_side=args.max_side, labels=labels, arch=args.arch,
                      num_classes=args.num_classes, allow_torchscript=args.model is not None)
 
@@ -96,6 +100,11 @@ def run_images(args: argparse.Namespace, predictor: Any, images: list[Path], out
 
     printer = None if (args.quiet or progress is not None) else TextProgress(sys.stderr)
     try:
+        if getattr(args, "runner", "local") == "ray":  # workers build their own Predictor (cli.runner_options)
+            from segstudio.cli.runner_options import run_on_ray
+
+            return run_on_ray(args, model_path(args), predictor.labels, images, out_dir, crf_params(args),
+                              args.save_probs if save_probs is None else save_probs, resume, progress or printer)
         return run_batch(predictor, images, out_dir, progress=progress or printer, resume=resume,
                          save_probs=args.save_probs if save_probs is None else save_probs, crf=crf_params(args),
                          readers=args.workers, writers=args.workers)
