@@ -203,7 +203,7 @@ def plan_import(project: Project | str | os.PathLike, fmt: str, source: str | os
         if cached + local.nbytes <= CACHE_BYTES:
             plan.cache[item.key] = local
             cached += local.nbytes
-    if not items and not problems:
+    if not scan.items and not problems:
         problems.append(f"{src}: no label file for any image of {project.folder}; nothing to import")
     if problems:
         raise _problems_error(src, problems)

@@ -44,7 +44,7 @@ class ImageIndex:
         """Key of the image ``ref`` (a path or name, any folder part ignored) refers to, else None."""
         base = PurePosixPath(ref.replace("\\", "/")).name
         stem = os.path.splitext(base)[0]
-        names = [base, stem]
+        names = [base, stem, *(stem + s for s in IMAGE_SUFFIXES)]
         for suffix in (*strip, *IMAGE_SUFFIXES):
             if stem.endswith(suffix) and len(stem) > len(suffix):
                 names.append(stem[: -len(suffix)])
