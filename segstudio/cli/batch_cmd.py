@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from segstudio.cli.predict_options import add_model_options, build_predictor, describe, run_images
@@ -20,12 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segstudio.core.images import is_image_file, list_images
+    from segstudio.core.images import is_image_file
 
     if args.input.is_file() and is_image_file(args.input):
         images = [args.input]
-    else:
-        images = list_images(args.input)
+    else:  # entries that are not readable images are skipped and reported (issue 14)
+        from segstudio.core.images import scan_image_names
+
+        listing = scan_image_names(args.input)
+        images = [args.input / n for n in listing.names]
+        for line in listing.messages():
+            print(f"segstudio batch: warning: {line}", file=sys.stderr)
     predictor = build_predictor(args)
     describe(args, predictor, len(images), args.out)
     result = run_images(args, predictor, images, args.out, resume=args.resume)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from segstudio.core import atomic, labels as labels_mod
-from segstudio.core.errors import SegStudioError
 from segstudio.core.evaluation import evaluate_folders
 
 
@@ -29,11 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     labels = labels_mod.resolve(args.labels)
     ignore = labels.ignore_index if args.ignore_index is None else args.ignore_index
-    try:
-        result = evaluate_folders(args.pred, args.gt, labels, ignore)
-    except SegStudioError as exc:
-        print(f"segstudio eval: error: {exc}", file=sys.stderr)
-        return 1
+    result = evaluate_folders(args.pred, args.gt, labels, ignore)  # errors: one line via cli.main
+    for line in result.skipped:
+        print(f"segstudio eval: warning: {line}", file=sys.stderr)
     print(result.table())
     if args.json:
         atomic.write_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")

@@ -1,8 +1,10 @@
 """Folder-level evaluation: pair prediction and ground-truth masks by stem and score them.
 
 Used by ``segstudio eval``, by training (val mIoU) and by the GUI's folder table.
-All problems (missing pairs, size mismatches, unreadable files) are collected and reported
-together in one :class:`EvaluationError`.
+All problems (missing pairs, size mismatches, unreadable files, ids outside the label set on
+either side) are collected and reported together in one :class:`EvaluationError`. Colour (RGB)
+masks are mapped to ids through the given label set. Folder entries that are not readable
+files (FIFOs, symlink loops, …) are never opened.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from segstudio.core import masks
-from segstudio.core.errors import MaskError, SegStudioError
+from segstudio.core.errors import ImageReadError, MaskError, SegStudioError
+from segstudio.core.images import scan_files
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import ConfusionMatrix, Scores
 
@@ -22,10 +26,35 @@ class EvaluationError(SegStudioError):
     pass
 
 
-def _pngs_by_stem(folder: Path) -> dict[str, Path]:
+def _pngs_by_stem(folder: Path, skipped: list[str] | None = None) -> dict[str, Path]:
     if not folder.is_dir():
         raise EvaluationError(f"{folder}: not a folder")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".png" and not p.name.startswith(".")}
+    try:
+        listing = scan_files(folder, (".png",))
+    except ImageReadError as exc:
+        raise EvaluationError(str(exc)) from None
+    if skipped is not None:
+        skipped += listing.messages()
+    return {Path(n).stem: folder / n for n in sorted(listing.names)}
+
+
+def read_ids(path: Path, labels: LabelSet, ignore: int | None) -> np.ndarray:
+    """Class ids of a mask file: indexed/grey PNGs as stored, colour PNGs mapped through
+    ``labels``; any value that is neither a class id, the void value nor ``ignore`` is refused."""
+    try:
+        with Image.open(path) as img:
+            colour = img.mode in ("RGB", "RGBA")
+    except (OSError, SyntaxError, ValueError):
+        colour = False  # read_mask reports it
+    if colour:
+        return masks.read_mask(path, labels)
+    arr = masks.read_mask(path)
+    bad = [v for v in masks.invalid_ids(arr, labels) if v != ignore]
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (" …" if len(bad) > 10 else "")
+        raise MaskError(f"{path}: ids {shown} are outside label set {labels.name!r} "
+                        f"(classes 0..{labels.num_classes - 1}, void {labels.ignore_index})")
+    return arr
 
 
 @dataclass
@@ -33,6 +62,7 @@ class FolderEvaluation:
     labels: LabelSet
     confusion: ConfusionMatrix
     per_image_miou: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)   # folder entries that are not readable files
 
     @property
     def scores(self) -> Scores:
@@ -63,9 +93,10 @@ class FolderEvaluation:
 def evaluate_folders(pred_dir: str | Path, gt_dir: str | Path, labels: LabelSet,
                      ignore_index: int | None = None) -> FolderEvaluation:
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    preds, gts = _pngs_by_stem(pred_dir), _pngs_by_stem(gt_dir)
+    skipped: list[str] = []
+    preds, gts = _pngs_by_stem(pred_dir, skipped), _pngs_by_stem(gt_dir, skipped)
     if not gts:
-        raise EvaluationError(f"{gt_dir}: no PNG masks found")
+        raise EvaluationError("\n  ".join([f"{gt_dir}: no PNG masks found", *skipped]))
     problems: list[str] = []
     missing = sorted(set(gts) - set(preds))
     extra = sorted(set(preds) - set(gts))
@@ -77,11 +108,11 @@ def evaluate_folders(pred_dir: str | Path, gt_dir: str | Path, labels: LabelSet,
                         + ", ".join(extra[:20]) + (" …" if len(extra) > 20 else ""))
     ignore = labels.ignore_index if ignore_index is None else ignore_index
     total = ConfusionMatrix(labels.num_classes, ignore)
-    result = FolderEvaluation(labels, total)
+    result = FolderEvaluation(labels, total, skipped=skipped)
     for stem in sorted(set(gts) & set(preds)):
         try:
-            gt = masks.read_mask(gts[stem])
-            pred = masks.read_mask(preds[stem])
+            gt = read_ids(gts[stem], labels, ignore)
+            pred = read_ids(preds[stem], labels, ignore)
         except MaskError as exc:
             problems.append(str(exc))
             continue

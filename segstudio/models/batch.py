@@ -11,8 +11,14 @@ Every write is atomic (temp file + rename): an interrupt (Ctrl+C, ``cancel()``) 
 leaves a half-written output; masks already predicted (at most ``max_pending``) are still
 written, images not yet predicted are dropped. A file
 that cannot be read or predicted is recorded in ``BatchResult.failed`` and the run goes on.
-``resume`` skips images whose outputs already exist. ``progress(info)`` and ``cancel()`` are
-called from the calling thread only (safe for a GUI that forwards them as signals).
+``resume`` skips images whose outputs already exist and removes temp files a killed run left.
+``progress(info)`` and ``cancel()`` are called from the calling thread only (safe for a GUI that
+forwards them as signals).
+
+Disk faults stop the job: the first write that fails with disk full, read-only file system or
+quota exceeded raises :class:`~segstudio.core.errors.DiskError` naming that file (no point
+predicting 10,000 images onto a full disk); masks already written stay, no temp file is left,
+and a later ``resume`` run completes the job.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any, Callable, Iterable, TextIO
 import numpy as np
 
 from segstudio.core import atomic
-from segstudio.core.errors import SegStudioError
+from segstudio.core.errors import DiskError, SegStudioError, disk_error
 from segstudio.core.images import read_image
 from segstudio.core.masks import write_mask
 
@@ -138,7 +144,12 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
               max_pending: int = 4) -> BatchResult:
     """Predict every image into ``out_dir`` (see module docstring); never raises for one bad file."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(out_dir, exc, "cannot create the output folder") from None
+    if resume:
+        atomic.remove_stale_temps(out_dir)
     t0 = time.perf_counter()
     result, todo = plan_todo(images, out_dir, resume, save_probs)
     clashes = list(result.failed)
@@ -165,6 +176,7 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
                                elapsed, rate, eta, current))
 
     pending: deque[tuple[Path, Future]] = deque()
+    fatal: list[DiskError] = []   # the first disk fault that stops the job
 
     def reap(block_until: int) -> None:
         """Collect finished writes; block while more than ``block_until`` are queued."""
@@ -178,6 +190,8 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
                 result.written.append(src)
             except Exception as exc:  # noqa: BLE001
                 result.failed.append((src, _why(exc)))
+                if isinstance(exc, DiskError) and exc.stops_job and not fatal:
+                    fatal.append(exc)
             result.wait_seconds += time.perf_counter() - t
 
     report(None)
@@ -188,6 +202,8 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
     next_read = 0
     try:
         for src, dst in todo:
+            if fatal:
+                break
             if cancel is not None and cancel():
                 result.cancelled = True
                 break
@@ -222,10 +238,17 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
         raise
     finally:
         read_pool.shutdown(wait=False, cancel_futures=True)
-        write_pool.shutdown(wait=True)  # predicted masks still get written (≤ max_pending, atomic)
+        # predicted masks still get written (≤ max_pending, atomic), unless the disk refuses writes
+        write_pool.shutdown(wait=True, cancel_futures=bool(fatal))
         reap(0)
         result.seconds = time.perf_counter() - t0
         report(None)
+    if fatal:
+        fault = fatal[0]
+        fault.hint = (f"batch stopped after {len(result.written)} of {result.total} image(s) "
+                      f"({len(result.skipped)} skipped before); the masks written are kept, "
+                      f"run again with --resume to finish")
+        raise fault
     return result
 
 
@@ -234,8 +257,12 @@ def _why(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory (try --tile or --max-side)"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    from segstudio.models.loading import error_cause
+
+    cause = error_cause(exc)
+    if cause.startswith("TorchScript:"):
+        cause += " (a traced model may only run at the input size it was traced at: try --max-side or --tile)"
+    return cause
 
 
 class TextProgress:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,25 +87,77 @@ def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike, half: bool = Fals
     atomic.write_bytes(path, buf.getvalue())
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+# a legacy (pre-1.6) torch.save file starts with the pickled magic number 0x1950a86a20f9469cfc6c
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _sniff(path: Path) -> str | None:
+    """Why ``path`` is not a PyTorch file at all, from its first bytes (None: it may be one)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    if size == 0:
+        return "empty file (0 bytes), not a checkpoint"
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            return ("file is truncated: a zip archive without its end (central directory); "
+                    "the copy or the save did not finish")
+        with zipfile.ZipFile(path) as zf:
+            if not any(n.endswith("data.pkl") for n in zf.namelist()):
+                return "a zip archive, but not a PyTorch checkpoint (no data.pkl inside)"
+        return None
+    if head.startswith(_LEGACY_MAGIC):
+        return None
+    if head.startswith(b"\x80") or head[:1] in (b"(", b"}", b"]"):
+        return ("a plain Python pickle, not a PyTorch checkpoint; pickles can carry code, so it is refused "
+                "(nothing in it was run)")
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (e.g. Keras weights), not a PyTorch checkpoint"
+    if len(head) >= 10 and head[8:10] == b'{"':
+        return "a safetensors file, not a PyTorch checkpoint (not supported)"
+    return "not a checkpoint: neither a PyTorch zip archive nor a legacy PyTorch file"
+
+
+def _clean(msg: str) -> str:
+    """torch's message without its advice to load with ``weights_only=False`` (never passed on)."""
+    keep = [ln.strip() for ln in msg.splitlines()
+            if ln.strip() and "weights_only" not in ln and "torch.load" not in ln and "file an issue" not in ln]
+    return _first_lines("\n".join(keep), 2)
+
+
 def safe_torch_load(path: Path) -> Any:
-    """``torch.load(weights_only=True)`` with the failure modes turned into clear messages."""
+    """``torch.load(weights_only=True)`` with the failure modes turned into clear messages:
+    not a checkpoint / truncated / contains Python code. torch's advice to retry with
+    ``weights_only=False`` is never repeated: that would run whatever code the file holds."""
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    problem = _sniff(path)
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         msg = str(exc)
-        if "Weights only load failed" in msg or "Unsupported global" in msg or "GLOBAL" in msg:
+        found = _GLOBAL.search(msg)
+        if found:
             raise CheckpointError(
-                f"{path}: refused: the file contains pickled Python code/objects, not just weights "
-                f"(loaded with weights_only=True, nothing was executed). {_first_lines(msg, 2)}") from None
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_lines(msg, 2)})") from None
+                f"{path}: refused: it contains pickled Python code (a reference to {found.group(1)}), not just "
+                f"weights; nothing in it was run (only weights are loaded, weights_only=True)") from None
+        raise CheckpointError(f"{path}: refused: holds Python objects other than weights and tensors "
+                              f"({_clean(msg) or 'unsupported pickle content'}); nothing in it was run") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         msg = str(exc)
         if any(s in msg for s in ("central directory", "truncated", "unexpected EOF", "failed finding",
-                                  "PytorchStreamReader", "Ran out of input")) or isinstance(exc, EOFError):
-            raise CheckpointError(f"{path}: file is truncated or corrupt ({_first_lines(msg, 1)})") from None
-        raise CheckpointError(f"{path}: cannot load checkpoint ({_first_lines(msg, 2)})") from None
+                                  "Ran out of input")) or isinstance(exc, EOFError):
+            raise CheckpointError(f"{path}: file is truncated ({_clean(msg) or 'ends early'})") from None
+        if "PytorchStreamReader" in msg or isinstance(exc, zipfile.BadZipFile):
+            raise CheckpointError(f"{path}: file is corrupt ({_clean(msg)})") from None
+        raise CheckpointError(f"{path}: cannot load checkpoint ({_clean(msg)})") from None
 
 
 def checkpoint_from_dict(data: Any, path: Path | None = None) -> Checkpoint:

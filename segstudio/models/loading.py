@@ -349,7 +349,7 @@ def _load_torchscript(path: Path, num_classes: int | None, labels: LabelSet | No
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still supported
             module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path}: cannot load TorchScript model ({str(exc).splitlines()[0][:200]})") from None
+        raise CheckpointError(f"{path}: cannot load TorchScript model ({error_cause(exc)})") from None
     module.eval()
     info: dict[str, Any] = {}
     if extra["segstudio.json"]:
@@ -372,13 +372,31 @@ def _load_torchscript(path: Path, num_classes: int | None, labels: LabelSet | No
                        path, module=module, meta={"torchscript": True})
 
 
+def error_cause(exc: BaseException, limit: int = 300) -> str:
+    """The cause of a model failure in one line. For the TorchScript interpreter, whose message
+    starts with its own traceback ("The following operation failed in the TorchScript
+    interpreter …"), that is the last lines (the real error), not the first."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "TorchScript interpreter" in lines[0] or lines[0].startswith("Traceback of TorchScript"):
+        tail = []
+        for ln in reversed(lines):
+            if ln.startswith(("Traceback of TorchScript", "File \"", "~", "<")) or ln.endswith("<--- HERE"):
+                break
+            tail.insert(0, ln)
+        text = " ".join(tail[-3:]) or lines[-1]
+        return f"TorchScript: {text}"[:limit]
+    return f"{type(exc).__name__}: {' '.join(lines[:2])}"[:limit]
+
+
 def _probe_classes(module: Callable, path: Path) -> int:
     """Class count of an opaque model: run it once on a small grey image."""
     with torch.inference_mode():
         try:
             out = module(torch.zeros(1, 3, 64, 64))
         except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"{path}: the model fails on a 64×64 test image ({str(exc)[:200]})") from None
+            raise CheckpointError(f"{path}: the model fails on a 64×64 test image ({error_cause(exc)})") from None
     if isinstance(out, dict):
         out = out.get("out")
     if not isinstance(out, torch.Tensor) or out.dim() != 4:

@@ -152,7 +152,7 @@ def test_truncated_file(tmp_path):
     save_checkpoint(_ckpt(), tmp_path / "full.pt")
     data = (tmp_path / "full.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"cut\.pt: file is truncated or corrupt"):
+    with pytest.raises(CheckpointError, match=r"cut\.pt: file is truncated"):
         load_model_file(tmp_path / "cut.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(CheckpointError, match=r"junk\.pt"):
