@@ -27,7 +27,7 @@ from segstudio.core.errors import (EXIT_DISK, EXIT_INTERNAL, EXIT_INTERRUPTED, E
 
 # verb module names, in the order shown by --help
 VERBS = ("gui_cmd", "batch_cmd", "eval_cmd", "export_cmd", "train_cmd", "crf_cmd", "doctor_cmd",
-         "models_cmd", "onnx_cmd", "predict_cmd", "accept_cmd")
+         "models_cmd", "onnx_cmd", "predict_cmd", "accept_cmd", "import_cmd")
 DEBUG_FLAG = "--debug"
 
 
