@@ -1,12 +1,18 @@
 """Model > Retrain on my corrections…: fine-tune (or train) a model on the project's corrected masks.
 
-The form picks the base (a checkpoint to fine-tune — by default the shipped model — or an
-architecture to train from scratch), which masks (edited or reviewed), epochs, batch size,
-learning rate, loss, crop, device, the output checkpoint and optional validation on the images
-that have ground truth. Training runs in a separate process (:mod:`segstudio.gui.training_process`),
+The form picks the base (a checkpoint to fine-tune — the default, the shipped model, classes
+mapped by name — or an architecture to train from scratch), which masks (edited or reviewed),
+the budget (minutes, the default, or epochs), learning rate, loss, crop and batch (chosen for
+the data unless set), device, the output checkpoint and optional validation on the images that
+have ground truth (otherwise ``segstudio train`` holds out reviewed images itself). A fine-tune
+is judged against its base on the same held-out images: "Use this model" is offered as the
+better model only when it is better; otherwise the status says the current model is kept and
+the button reads "Use it anyway" (never a silent swap to a worse model). Training runs in a separate process (:mod:`segstudio.gui.training_process`),
 so a crash or an out-of-memory kill only ends that process. Its JSON progress drives a progress
 bar, a live plot (training loss per epoch on the left axis, validation mIoU on the right) and a
-log. Cancel stops the process; the best checkpoint written so far stays usable. When a checkpoint
+log. Stop ends the process; the best checkpoint written so far stays usable. Close, Escape and
+the window's close button always close the dialog; while training runs it asks whether to keep
+training in the background (the default; Model > Retrain shows it again) or to stop it. When a checkpoint
 exists, "Use this model" emits :attr:`TrainDialog.modelReady` with its path and records it in the
 settings list ``model/recent`` (newest first).
 """
@@ -21,8 +27,8 @@ from typing import Callable
 from PySide6.QtCore import QTimer, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QRadioButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+                               QPushButton, QRadioButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from segstudio.core.images import list_images
 from segstudio.core.project import Project, Status
@@ -31,6 +37,7 @@ from segstudio.gui.training_process import CANCELLED, DONE, TrainingProcess, des
 from segstudio.gui.workers import Workers
 
 RECENT_KEY = "model/recent"
+DEFAULT_MINUTES = 5.0
 MAX_RECENT_MODELS = 10
 LOSSES = (("ce", "Cross-entropy"), ("wce", "Weighted cross-entropy (rare classes count more)"),
           ("focal", "Focal loss (hard pixels count more)"))
@@ -94,6 +101,7 @@ class TrainDialog(QDialog):
         self._out_stamp: tuple | None = None   # (mtime, size) of the output before this run, None if absent
         self.out_path: Path | None = None      # checkpoint of the current/last run
         self.last_args: list[str] = []
+        self.verdict: dict = {}                # the run's "done" record (with improved/verdict for a fine-tune)
         self._build(base_checkpoint)
         self._update_counts()
         self._mode_changed()
@@ -157,6 +165,19 @@ class TrainDialog(QDialog):
         self.epochs, self.batch = QSpinBox(), QSpinBox()
         self.epochs.setRange(1, 10000)
         self.epochs.setValue(10)
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0.1, 24 * 60)
+        self.minutes.setDecimals(1)
+        self.minutes.setValue(DEFAULT_MINUTES)
+        self.minutes.setSuffix(" min")
+        self.budget_minutes = QRadioButton("Time")
+        self.budget_epochs = QRadioButton("Epochs")
+        self.budget_group = QButtonGroup(self)
+        for b in (self.budget_minutes, self.budget_epochs):
+            self.budget_group.addButton(b)
+        self.budget_minutes.setChecked(True)
+        self.auto_crop = QCheckBox("Crop and batch chosen for the data")
+        self.auto_crop.setChecked(True)
         self.batch.setRange(1, 512)
         self.batch.setValue(4)
         self.lr = QDoubleSpinBox()
@@ -181,7 +202,12 @@ class TrainDialog(QDialog):
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(d, d)
-        tf.addRow("Epochs", self.epochs)
+        budget_row = QHBoxLayout()
+        for w in (self.budget_minutes, self.minutes, self.budget_epochs, self.epochs):
+            budget_row.addWidget(w)
+        budget_row.addStretch(1)
+        tf.addRow("Budget", budget_row)
+        tf.addRow(self.auto_crop)
         tf.addRow("Batch size", self.batch)
         tf.addRow("Learning rate", self.lr)
         tf.addRow("Loss", self.loss)
@@ -246,7 +272,7 @@ class TrainDialog(QDialog):
         self.arch_options.setEnabled(not ft)
         if not self._lr_touched:
             self.lr.blockSignals(True)
-            self.lr.setValue(0.002 if ft else 0.01)
+            self.lr.setValue(0.002 if ft else 0.02)
             self.lr.blockSignals(False)
         if ft:
             QTimer.singleShot(0, self._inspect_base)
@@ -381,9 +407,12 @@ class TrainDialog(QDialog):
             if not isinstance(opts, dict):
                 raise ValueError('Architecture options must be a JSON object, e.g. {"width": 24}')
             args += ["--arch", self.arch.currentData(), "--arch-options", json.dumps(opts)]
-        args += ["--out", str(out), "--epochs", str(self.epochs.value()), "--batch-size", str(self.batch.value()),
-                 "--lr", f"{self.lr.value():g}", "--loss", self.loss.currentData(),
-                 "--crop", f"{self.crop_h.value()},{self.crop_w.value()}", "--device", self.device.currentData()]
+        args += ["--out", str(out)]
+        args += (["--epochs", str(self.epochs.value())] if self.budget_epochs.isChecked()
+                 else ["--max-minutes", f"{self.minutes.value():g}"])
+        if not self.auto_crop.isChecked():
+            args += ["--batch-size", str(self.batch.value()), "--crop", f"{self.crop_h.value()},{self.crop_w.value()}"]
+        args += ["--lr", f"{self.lr.value():g}", "--loss", self.loss.currentData(), "--device", self.device.currentData()]
         if self.validate.isChecked() and self.project.ground_truth is not None:
             args += ["--val-images", str(self.project.folder), "--val-masks", str(self.project.ground_truth)]
         args.append("--json-progress")
@@ -408,7 +437,7 @@ class TrainDialog(QDialog):
         self.out_path = Path(args[args.index("--out") + 1])
         self._out_stamp = _stamp(self.out_path)
         self.last_args = args
-        self.view.reset(self.epochs.value(), "--val-images" in args)
+        self.view.reset(self.epochs.value() if self.budget_epochs.isChecked() else 1, "--val-images" in args)
         self._set_status("Starting the training process…")
         self._set_running(True)
         self.process.start(args)
@@ -430,10 +459,19 @@ class TrainDialog(QDialog):
         # a checkpoint counts only if this run wrote it (not one left by an earlier run at the same path)
         exists = self.out_path is not None and _stamp(self.out_path) not in (None, self._out_stamp)
         where = f"<br>Checkpoint: <code>{_escape(str(self.out_path))}</code>" if exists else ""
+        self.verdict = next((r for r in reversed(self.process.records) if r.get("event") == "done"), {})
+        self.use_btn.setText("Use this model")
         if outcome == DONE:
             miou = self.view.best_miou()
             best = f" Best val mIoU {100 * miou:.1f} %." if miou is not None else ""
-            if exists:
+            if exists and self.verdict.get("improved") is False:
+                self._set_status(f"<b>Training finished, but the new model is not better.</b> "
+                                 f"{_escape(self.verdict.get('verdict', ''))}{where}")
+                self.use_btn.setText("Use it anyway")
+            elif exists and self.verdict.get("improved"):
+                self._set_status(f"<b>Training finished: the new model is better.</b> "
+                                 f"{_escape(self.verdict.get('verdict', ''))}{where}")
+            elif exists:
                 self._set_status(f"<b>Training finished.</b>{best}{where}")
             else:
                 self._set_status("<span style='color:#d04040'><b>Training finished but wrote no checkpoint.</b></span>"
@@ -452,6 +490,7 @@ class TrainDialog(QDialog):
                              f"{_escape(last)}{kept}")
             self._log("---- end of the error output ----" if self.process.stderr_lines else self.process.error)
         self.use_btn.setEnabled(exists)
+        self.use_btn.setDefault(exists and self.verdict.get("improved") is not False)
         if exists and not self._out_touched:      # the next run gets a new default name, never overwrites this one
             self.out_edit.setText(str(default_output(self.project.folder)))
 
@@ -479,12 +518,33 @@ class TrainDialog(QDialog):
         if on:
             self.use_btn.setEnabled(False)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        # closing only hides the dialog: a running training goes on and the dialog can be reopened
-        self.workers.wait()
-        super().closeEvent(event)
+    def ask_close(self) -> str:
+        """Closing while training runs: "keep" (in the background), "stop" or "cancel" (stay open)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
+                          "Keep training in the background? Model ▸ Retrain on my corrections shows it again.",
+                          parent=self)
+        keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        return "keep" if clicked is keep else "stop" if clicked is stop else "cancel"
 
-    def reject(self) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        # Close, Escape (reject) and the window's close button all end here. Not QDialog.closeEvent:
+        # it calls reject(), which closes again and was refused, so the dialog could never close.
+        if self.running():
+            choice = self.ask_close()
+            if choice == "cancel":
+                event.ignore()
+                return
+            if choice == "stop":
+                self.cancel()
+        self.workers.wait()
+        event.accept()
+
+    def reject(self) -> None:   # Escape
         self.close()
 
     def shutdown(self) -> None:
