@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-missing", action="store_true",
                    help="skip selected images that have no mask instead of failing")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it holds a previous SegStudio export")
+    p.add_argument("--recover", action="store_true",
+                   help="first save unsaved edits left in crash journals into their masks (as the app does "
+                        "on opening the folder); without it such an export is refused")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = export_project(args.folder, args.fmt, args.out, split=args.split, seed=args.seed,
                                 only=args.only, allow_missing=args.allow_missing, overwrite=args.overwrite,
-                                progress=_progress_printer(tty))
+                                progress=_progress_printer(tty), recover=args.recover)
     finally:
         if tty:
             print("\r" + " " * 66 + "\r", end="", file=sys.stderr, flush=True)

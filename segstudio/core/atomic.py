@@ -48,6 +48,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable_dir: bool = F
         raise
     except OSError as exc:
         _unlink(tmp)
+        if exc.filename is not None and os.fspath(exc.filename) not in (tmp, os.fspath(path)):
+            raise  # about another file (e.g. the source of a copy): not this write's fault
         raise disk_error(path, exc) from None
     except BaseException:
         _unlink(tmp)

@@ -170,8 +170,18 @@ def pending(store: str | os.PathLike) -> list[str]:
     folder = journal_dir(store)
     if not folder.is_dir():
         return []
-    with os.scandir(folder) as it:
-        return sorted(e.name[: -len(SUFFIX)] for e in it if e.is_file() and e.name.endswith(SUFFIX))
+    keys = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                try:
+                    if e.name.endswith(SUFFIX) and e.is_file():
+                        keys.append(e.name[: -len(SUFFIX)])
+                except OSError:  # a symlink loop or vanished entry is not a journal
+                    continue
+    except OSError:
+        return []
+    return sorted(keys)
 
 
 def recover(project) -> tuple[list[str], list[str]]:

@@ -6,6 +6,12 @@ format's own label-set checks, the split spec, the output folder) and raise one
 folder, (4) write ``segstudio-export.json`` and rename the folder to ``DIR``. A failure or a
 cancel at any point removes the partial folder, so ``DIR`` is either a whole export or absent.
 The project is only read. Output is deterministic: same project and options, same bytes.
+
+Faults: a pending crash journal (unsaved edits of a session that ended abruptly) makes the
+export refuse, saying how to recover (``recover=True`` replays the journals into the masks
+first, as opening the folder in the app does). A disk fault (full, read-only) raises
+:class:`~segstudio.core.errors.DiskError` naming the file as it would have been in ``DIR``.
+The published folder has the umask's permissions, like the files (not ``mkdtemp``'s 0700).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from segstudio import __version__
-from segstudio.core import masks
-from segstudio.core.atomic import fsync_dir
+from segstudio.core import journal, masks
+from segstudio.core.atomic import fsync_dir, umask
+from segstudio.core.errors import DiskError, SegStudioError, disk_error
 from segstudio.core.export.camvid import CamvidExporter
 from segstudio.core.export.cityscapes import CityscapesExporter
 from segstudio.core.export.coco import CocoExporter
@@ -131,10 +138,44 @@ def _unmake_parent(parent: Path, created: Path | None) -> None:
         p = p.parent
 
 
+def _journal_problems(project: Project, recover: bool) -> tuple[list[str], list[str]]:
+    """(problems, notes) about crash journals: refuse while one holds edits, unless ``recover``."""
+    keys = []
+    for key in journal.pending(project.store):
+        try:
+            if journal.read_records(journal.journal_path(project.store, key))[2]:
+                keys.append(key)
+        except (SegStudioError, OSError):
+            keys.append(key)
+    if not keys:
+        return [], []
+    if recover:
+        done, errors = journal.recover(project)
+        return errors, [f"recovered unsaved edits of {len(done)} image(s) from crash journals into their masks"]
+    shown = ", ".join(str(journal.journal_path(project.store, k)) for k in keys[:5])
+    return [f"{len(keys)} image(s) have unsaved edits in a crash journal ({shown}{' …' if len(keys) > 5 else ''}): "
+            f"run the export again with --recover to save them into the masks first (as opening the folder "
+            f"in SegStudio does), or open the folder in SegStudio"], []
+
+
+def _as_published(exc: OSError, partial: Path, out_dir: Path) -> DiskError:
+    """A write fault inside the partial folder, naming the file as it would be in ``out_dir``."""
+    err = disk_error(None, exc)
+    where = Path(err.path)
+    try:
+        where = out_dir / where.relative_to(partial)
+    except ValueError:
+        pass
+    fault = DiskError(where, err.what, err)
+    fault.strerror = err.strerror
+    fault.hint = f"export stopped; nothing was published to {out_dir}"
+    return fault
+
+
 def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | os.PathLike,
                    split: str | Mapping[str, float] | None = None, seed: int = 0, only: str = "edited",
                    allow_missing: bool = False, overwrite: bool = False, progress: Progress | None = None,
-                   cancel: threading.Event | None = None) -> ExportReport:
+                   cancel: threading.Event | None = None, recover: bool = False) -> ExportReport:
     """Export a SegStudio project folder as ``fmt`` into ``out_dir`` (see module docstring).
 
     ``progress(done, total, message)`` is called before each step (checking, then writing each
@@ -153,7 +194,7 @@ def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | o
     labels = project.labels
     exporter = FORMATS[fmt]()
 
-    problems: list[str] = []
+    problems, notes = _journal_problems(project, recover)
     problems += check_out_dir(folder, out_dir, overwrite)
     problems += exporter.problems(labels)
     fractions = None
@@ -177,7 +218,7 @@ def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | o
     splits = {name: [Item(k, project.images[k], output_stem(k, project.images[k]), name, index[k])
                      for k in ks] for name, ks in split_keys.items()}
     ctx = Context(labels, folder.resolve().name, splits, fractions is not None)
-    warnings: list[str] = []
+    warnings: list[str] = [*notes, *project.warnings, *project.skipped]
     if checked.oriented:
         warnings.append(f"{len(checked.oriented)} image(s) carry an EXIF orientation (e.g. {checked.oriented[0]}): "
                         "they are copied unchanged, their masks follow the displayed (rotated) image")
@@ -185,9 +226,15 @@ def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | o
         if fractions and not ks:
             warnings.append(f"split {name!r} is empty ({len(checked.keys)} image(s) in all)")
 
-    created = _make_parent(out_dir.parent)
-    partial = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.partial-", dir=out_dir.parent))
+    created = None
     try:
+        created = _make_parent(out_dir.parent)
+        partial = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.partial-", dir=out_dir.parent))
+    except OSError as exc:
+        _unmake_parent(out_dir.parent, created)
+        raise disk_error(out_dir, exc, "cannot create the export folder") from None
+    try:
+        os.chmod(partial, 0o777 & ~umask())  # published as made by mkdir, not mkdtemp's 0700
         out = Output(partial)
         exporter.begin(out, ctx)
         tick.done += len(checked.skipped)
@@ -210,6 +257,10 @@ def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | o
         if cancel is not None and cancel.is_set():
             raise ExportCancelled("export cancelled; nothing was written")
         _publish(partial, out_dir)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        _unmake_parent(out_dir.parent, created)
+        raise _as_published(exc, partial, out_dir) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         _unmake_parent(out_dir.parent, created)
