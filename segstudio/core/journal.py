@@ -22,7 +22,7 @@ from typing import IO, Iterable, Iterator
 import numpy as np
 
 from segstudio.core import atomic
-from segstudio.core.errors import ProjectError
+from segstudio.core.errors import ProjectError, disk_error
 
 JOURNAL_DIR = ".journal"
 SUFFIX = ".journal"
@@ -80,12 +80,27 @@ class Journal:
         if not chunks:
             return
         data = b"".join(chunks)
-        fh = self._open()
-        fh.write(data)
-        fh.flush()  # in the OS now: survives the process being killed
-        if sync:
-            os.fsync(fh.fileno())
+        try:
+            fh = self._open()
+            fh.write(data)
+            fh.flush()  # in the OS now: survives the process being killed
+            if sync:
+                os.fsync(fh.fileno())
+        except OSError as exc:  # disk full / read-only: drop the torn tail so later records still replay
+            self._drop_tail()
+            raise disk_error(self.path, exc, "cannot write the crash journal") from None
         self._size += len(data)
+
+    def _drop_tail(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            self._fh = None
+        try:
+            if self.path.exists():
+                os.truncate(self.path, self._size)
+        except OSError:
+            pass
 
     def append_mask(self, mask: np.ndarray) -> None:
         """Journal a whole-mask replacement."""

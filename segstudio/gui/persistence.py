@@ -58,7 +58,10 @@ class AutoSaver(QObject):
         """Journal new pixels of ``key`` now and (re)arm the autosave timer."""
         if self.project is None:
             return
-        self.journal(key, mask).append(rects)
+        try:
+            self.journal(key, mask).append(rects)
+        except OSError as exc:  # disk full / read-only: the edit stays in memory, autosave retries
+            self.failed.emit(key, f"{key}: crash journal not written ({exc})")
         self.mark_dirty(key)
 
     def mark_dirty(self, key: str) -> None:
