@@ -1,7 +1,6 @@
 """Learning in the loop: counts new user work, retrains in the background, re-predicts only unreviewed images
 when the new model is better, and keeps the current model otherwise (a stand-in trainer keeps it fast)."""
 
-import json
 import sys
 
 import numpy as np
