@@ -38,6 +38,7 @@ class Actions:
         a("quit", "&Quit", "Ctrl+Q", win.close)
         # export / retrain / about (dialogs in segstudio.gui.dialogs, imported when first used)
         a("export", "&Export…", "Ctrl+E", lambda: _dialogs().open_export_dialog(win))
+        a("import", "&Import labels…", None, lambda: _import_dialog(win))
         a("retrain", "&Retrain on my corrections…", None, lambda: _dialogs().open_train_dialog(win))
         a("about", "&About SegStudio", None, lambda: _about(win))
         a("accept_all", "&Accept all predictions…", None, lambda: _open("accept_dialog", "open_accept_dialog", win))
@@ -125,7 +126,7 @@ class Actions:
         f = self._menu("file", "&File", ["open"])
         self.recent_menu = f.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        for n in (None, "save", "export", "close_folder", None, "quit"):
+        for n in (None, "save", "import", "export", "close_folder", None, "quit"):
             f.addSeparator() if n is None else f.addAction(self.by_name[n])
         self._menu("edit", "&Edit", ["undo", "redo", None, "edit_labels", "mark_reviewed"])
         self._menu("view", "&View", ["toggle_overlay", "outline", None, "fit", "actual_size", "zoom_in", "zoom_out"])
@@ -208,13 +209,18 @@ class Actions:
             self.by_name[n].setEnabled(on)
         for tb in self.toolbars:
             tb.setEnabled(on)
-        for n in ("export", "retrain", "accept_all"):   # need an open folder
+        for n in ("export", "import", "retrain", "accept_all"):   # need an open folder
             self.by_name[n].setEnabled(on)
 
 
 def _dialogs():
     import segstudio.gui.dialogs as dialogs
     return dialogs
+
+
+def _import_dialog(win):
+    from segstudio.gui.dialogs.import_dialog import open_import_dialog
+    return open_import_dialog(win)
 
 
 def _open(module: str, fn: str, win) -> None:
