@@ -16,7 +16,6 @@ from segstudio.cli import main
 from segstudio.cli.predict_cmd import chunks
 from segstudio.core import accept, attention
 from segstudio.core.labels import preset
-from segstudio.core.masks import read_mask
 from segstudio.core.project import Project, Status
 
 LABELS = preset("camvid")
@@ -103,10 +102,13 @@ def test_predict_accept_export_voc(tmp_path, ckpt):
     assert np.array_equal(proj.read_mask("d"), user)
     out = tmp_path / "voc"
     assert main(["export", str(folder), "--format", "voc", "--out", str(out), "--quiet"]) == 0
-    exported = sorted(p.stem for p in (out / "SegmentationClass").glob("*.png"))
-    assert exported == ["a", "b", "c", "d"]
-    assert np.array_equal(read_mask(out / "SegmentationClass" / "d.png", LABELS), user)
-    assert np.array_equal(read_mask(out / "SegmentationClass" / "a.png", LABELS), proj.read_prediction("a"))
+    found = {p.stem: p for p in out.rglob("SegmentationClass/*.png")}   # VOC root or VOCdevkit/VOC2012
+    assert sorted(found) == ["a", "b", "c", "d"]
+    for key, want in (("d", user), ("a", proj.read_prediction("a"))):
+        raw = np.asarray(Image.open(found[key]))       # class ids as written; void may become VOC's 255
+        labelled = want != LABELS.void_value
+        assert np.array_equal(raw[labelled], want[labelled])
+        assert (raw[~labelled] >= LABELS.num_classes).all()
 
 
 def test_accept_never_over_user_work(tmp_path, ckpt):
