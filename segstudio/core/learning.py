@@ -51,9 +51,9 @@ class Plateau:
     cosine schedule often bring the last gains, so an early flat stretch is not a plateau.
     """
 
-    patience: int = 8
+    patience: int = 10
     min_delta: float = 0.002
-    min_progress: float = 0.6
+    min_progress: float = 0.75
     best: float = float("-inf")
     since_best: int = 0
 
@@ -61,8 +61,10 @@ class Plateau:
         """Record one evaluation; True when training should stop."""
         if score > self.best + self.min_delta:
             self.best, self.since_best = score, 0
+        elif score > self.best:      # a small gain: a new best, but it does not reset the patience
+            self.best = score
+            self.since_best += 1
         else:
-            self.best = max(self.best, score)
             self.since_best += 1
         return progress >= self.min_progress and self.since_best >= self.patience
 
