@@ -84,3 +84,33 @@ def test_problems_are_listed_and_nothing_written(qtbot, setup):
     fresh = Project(project.folder)
     assert fresh.labels.names[-1] == "Zebra crossing" and fresh.labels.ignore_index == 255
     assert (fresh.read_mask("img00") == 0).all()                          # yours, kept (void 11 -> 255 unaffected)
+
+
+def test_file_menu_import_reopens_the_folder(qtbot, setup, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from segstudio.gui.app import create_application
+    from segstudio.gui.main_window import MainWindow
+    from segstudio.gui.settings import AppSettings
+
+    project, src = setup
+    create_application()
+    win = MainWindow(AppSettings(tmp_path / "settings.ini"), autosave_ms=100, confirm=lambda text: True)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_folder(project.folder)
+    qtbot.waitUntil(lambda: win.document.mask is not None, timeout=5000)
+    action = win.actions_.by_name["import"]
+    assert action.isEnabled() and action in win.actions_.menus["file"].actions()
+    before = win.project
+    action.trigger()
+    dlg = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "importDialog" and w.isVisible())
+    dlg.source.setText(str(src))
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.outcome == "asking", timeout=10000)
+    dlg.start()                                                           # Zebra crossing: added
+    qtbot.waitUntil(lambda: dlg.outcome == "done", timeout=10000)
+    assert win.project is not before and win.project.labels.names[-1] == "Zebra crossing"
+    qtbot.waitUntil(lambda: win.document.mask is not None, timeout=5000)
+    dlg.close()
+    win.close()
