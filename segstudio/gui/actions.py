@@ -16,12 +16,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QMainWindow, QMenu, QSlider, QSpinBox, QToolBar
 
-from segstudio.gui.canvas import tools as T
+from segstudio.gui.canvas import smart_tools as S, tools as T
 
 # The window is passed in (never imported here: main_window imports this module).
 MainWindow = QMainWindow
 
-TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I"}
+TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I",
+             S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C"}
+TOOL_LABELS = {**T.TOOL_NAMES, **S.SMART_NAMES}
+TOOL_SHORT = {**T.SHORT_NAMES, **S.SMART_SHORT}
 
 
 class Actions:
@@ -58,14 +61,18 @@ class Actions:
         # image
         a("next", "&Next image", "PgDown", lambda: win.step_image(1))
         a("previous", "&Previous image", "PgUp", lambda: win.step_image(-1))
-        # tools
+        # tools: ToolState.tool is the one source of truth; a button only asks for its tool
+        # (unchecking, as the exclusive group does to the others, asks for nothing) and
+        # _sync_from_state checks the button of whatever tool the state holds.
         self.tool_group = QActionGroup(win)
         for name, key in TOOL_KEYS.items():
-            act = a(f"tool_{name}", T.TOOL_NAMES[name], key, lambda _=False, n=name: state.set_tool(n), checkable=True)
-            act.setIconText(T.SHORT_NAMES[name])
-            act.setToolTip(f"{T.TOOL_NAMES[name]} ({key})")
+            act = a(f"tool_{name}", TOOL_LABELS[name], key,
+                    lambda on, n=name: state.set_tool(n) if on else None, checkable=True)
+            act.setIconText(TOOL_SHORT[name])
+            act.setToolTip(f"{TOOL_LABELS[name]} ({key})")
             self.tool_group.addAction(act)
         self.by_name[f"tool_{state.tool}"].setChecked(True)
+        a("snap_superpixels", "Snap region to &superpixels", None, state.set_snap, checkable=True)
         a("preserve", "&Preserve labels (paint over void only)", "L", state.set_preserve, checkable=True)
         a("smaller", "Brush smaller", "[", lambda: state.grow(-1))
         a("bigger", "Brush bigger", "]", lambda: state.grow(1))
@@ -110,6 +117,12 @@ class Actions:
             self.by_name["preserve"].setChecked(state.preserve)
         if self.size_box.value() != state.brush_size:
             self.size_box.setValue(state.brush_size)
+        for box, value in ((getattr(self, "tolerance_box", None), state.tolerance),
+                           (getattr(self, "sp_size_box", None), state.sp_size)):
+            if box is not None and box.value() != value:
+                box.setValue(value)
+        if self.by_name["snap_superpixels"].isChecked() != state.snap_superpixels:
+            self.by_name["snap_superpixels"].setChecked(state.snap_superpixels)
 
     # -- menus ------------------------------------------------------------------------------
     def _menu(self, key: str, title: str, names: list[str | None]) -> QMenu:
@@ -132,7 +145,8 @@ class Actions:
         self._menu("view", "&View", ["toggle_overlay", "outline", None, "fit", "actual_size", "zoom_in", "zoom_out"])
         self.menus["panels"] = self.menus["view"].addMenu("&Panels")
         self._menu("image", "&Image", ["next", "previous", None, "mark_reviewed"])
-        self._menu("tools", "&Tools", [f"tool_{n}" for n in TOOL_KEYS] + [None, "preserve", "smaller", "bigger"])
+        self._menu("tools", "&Tools", [f"tool_{n}" for n in T.TOOL_NAMES] + [None] + [f"tool_{n}" for n in S.SMART_NAMES]
+                   + ["snap_superpixels", None, "preserve", "smaller", "bigger"])
         # Model menu (panels add their own entries through win.menus["model"]) and Help menu
         self._menu("model", "&Model", ["retrain", "accept_all", None])
         self._menu("help", "&Help", ["shortcuts", "about"])
@@ -150,7 +164,7 @@ class Actions:
         tb = QToolBar("Tools", win)
         tb.setObjectName("tools_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for n in TOOL_KEYS:
+        for n in T.TOOL_NAMES:
             tb.addAction(self.by_name[f"tool_{n}"])
         tb.addSeparator()
         tb.addWidget(QLabel(" Size "))
@@ -184,9 +198,42 @@ class Actions:
         for n in ("toggle_overlay", "outline", "fit", "actual_size"):
             vb.addAction(self.by_name[n])
         win.addToolBar(Qt.ToolBarArea.TopToolBarArea, vb)
-        self.toolbars = [tb, vb]
+        self.toolbars = [tb, vb, self._build_smart_toolbar()]
         win.document.labelsChanged.connect(self.fill_replace_sources)
         self.fill_replace_sources()
+
+    def _build_smart_toolbar(self) -> QToolBar:
+        """Second tool-bar row: the smart tools and their settings (wand tolerance, superpixel size)."""
+        win, state = self.win, self.win.tool_state
+        win.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        sb = QToolBar("Smart tools", win)
+        sb.setObjectName("smart_toolbar")
+        sb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for n in S.SMART_NAMES:
+            sb.addAction(self.by_name[f"tool_{n}"])
+        sb.addSeparator()
+        sb.addWidget(QLabel(" Tolerance "))
+        self.tolerance_box = QSpinBox()
+        self.tolerance_box.setRange(0, 255)
+        self.tolerance_box.setToolTip("Magic wand colour tolerance (Shift+wheel over the image)")
+        self.tolerance_box.setValue(state.tolerance)
+        self.tolerance_box.valueChanged.connect(state.set_tolerance)
+        sb.addWidget(self.tolerance_box)
+        sb.addWidget(QLabel(" Superpixels "))
+        self.sp_size_box = QSpinBox()
+        self.sp_size_box.setRange(4, 400)
+        self.sp_size_box.setSuffix(" px")
+        self.sp_size_box.setToolTip("Superpixel size (Shift+wheel with the superpixel brush)")
+        self.sp_size_box.setValue(state.sp_size)
+        self.sp_size_box.valueChanged.connect(state.set_sp_size)
+        sb.addWidget(self.sp_size_box)
+        snap = QCheckBox("Snap region")
+        snap.setToolTip("Region relabel follows superpixel boundaries")
+        snap.toggled.connect(self.by_name["snap_superpixels"].setChecked)
+        self.by_name["snap_superpixels"].toggled.connect(snap.setChecked)
+        sb.addWidget(snap)
+        win.addToolBar(Qt.ToolBarArea.TopToolBarArea, sb)
+        return sb
 
     def fill_replace_sources(self) -> None:
         labels = self.win.document.labels

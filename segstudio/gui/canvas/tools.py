@@ -1,9 +1,13 @@
-"""Pointer tools of the canvas: brush, eraser, flood fill, polygon, replace-in-rectangle, picker.
+"""Pointer tools of the canvas: brush, eraser, flood fill, polygon, replace-in-rectangle, picker
+(the smart tools — region, superpixel brush, wand, GrabCut, scribble + CRF — live in
+:mod:`segstudio.gui.canvas.smart_tools` and are registered here by :func:`make_tools`).
 
 Tools turn pointer events (in image coordinates) into calls on the :class:`Document`
 (which does the pixel work through ``core.paint`` and records undo). They also draw their
 own preview (brush circle, polygon, rectangle) in scene coordinates and say which scene
-rectangle that preview covers, so the view repaints only that.
+rectangle that preview covers, so the view repaints only that. The view keeps ``Tool.scale``
+(screen pixels per image pixel) current, so tools can measure in screen pixels (the polygon
+closes within :data:`CLOSE_RADIUS_PX` screen pixels of its first vertex at any zoom).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen, QPolygonF
 
 from segstudio.core import paint
+from segstudio.core.crf_params import CRFParams
+from segstudio.core.tools import superpixel as _sp, wand as _wand
 
 if TYPE_CHECKING:
     from segstudio.gui.document import Document
@@ -23,6 +29,7 @@ BRUSH, ERASER, FILL, POLYGON, REPLACE, PICKER = "brush", "eraser", "fill", "poly
 TOOL_NAMES = {BRUSH: "Brush", ERASER: "Eraser", FILL: "Flood fill", POLYGON: "Polygon",
               REPLACE: "Replace class in rectangle", PICKER: "Class picker"}
 SHORT_NAMES = {BRUSH: "Brush", ERASER: "Eraser", FILL: "Fill", POLYGON: "Polygon", REPLACE: "Replace", PICKER: "Picker"}
+CLOSE_RADIUS_PX = 8   # a click this close (screen pixels) to the first vertex closes the polygon
 
 
 class ToolState(QObject):
@@ -38,6 +45,27 @@ class ToolState(QObject):
         self.brush_size = 15
         self.preserve = False
         self.replace_source: int | None = None   # None: the class under the rectangle's first corner
+        self.tolerance = _wand.DEFAULT_TOLERANCE    # magic wand, 0-255
+        self.sp_method, self.sp_size = "slic", _sp.DEFAULT_SIZE   # superpixels (brush, region snap)
+        self.snap_superpixels = False              # region relabel snapped to superpixels
+        self.crf_params = _crf_params()            # scribble + CRF
+
+    def set_tolerance(self, value: float) -> None:
+        value = _wand.clamp_tolerance(value)
+        if value != self.tolerance:
+            self.tolerance = value
+            self.changed.emit()
+
+    def set_sp_size(self, size: float) -> None:
+        size = int(min(_sp.MAX_SIZE, max(_sp.MIN_SIZE, round(size))))
+        if size != self.sp_size:
+            self.sp_size = size
+            self.changed.emit()
+
+    def set_snap(self, on: bool) -> None:
+        if bool(on) != self.snap_superpixels:
+            self.snap_superpixels = bool(on)
+            self.changed.emit()
 
     def set_tool(self, name: str) -> None:
         if name != self.tool:
@@ -67,6 +95,13 @@ class ToolState(QObject):
             self.changed.emit()
 
 
+def _crf_params() -> CRFParams:
+    try:
+        return CRFParams.shipped()
+    except Exception:  # noqa: BLE001 - a broken resources file must not stop the canvas
+        return CRFParams()
+
+
 def _pen(color: QColor, width: float = 0, style=Qt.PenStyle.SolidLine) -> QPen:
     pen = QPen(color, width, style)
     pen.setCosmetic(True)
@@ -82,6 +117,7 @@ class Tool:
     def __init__(self, doc: "Document", state: ToolState) -> None:
         self.doc, self.state = doc, state
         self.pos: QPointF | None = None     # last pointer position (image coords), for previews
+        self.scale = 1.0                    # screen pixels per image pixel (kept by the view)
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None: ...
     def move(self, pos: QPointF, pressed: bool) -> None:
@@ -94,6 +130,10 @@ class Tool:
         return False
 
     def key(self, event: QKeyEvent) -> bool:
+        return False
+
+    def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
+        """A wheel turn over the canvas; True: the tool used it (else the view zooms)."""
         return False
 
     def cancel(self) -> None: ...
@@ -165,10 +205,16 @@ class BrushTool(Tool):
         r = self.state.brush_size / 2
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(_pen(QColor(0, 0, 0, 200), 3))
+        painter.setPen(_pen(QColor(0, 0, 0, 200), 4))
         painter.drawEllipse(self.pos, r, r)
-        painter.setPen(_pen(QColor(255, 255, 255, 230), 1))
+        painter.setPen(_pen(self.ring_colour(), 2))
         painter.drawEllipse(self.pos, r, r)
+
+    def ring_colour(self) -> QColor:
+        """The class colour the brush paints with (white for the eraser)."""
+        if self.eraser:
+            return QColor(255, 255, 255, 230)
+        return QColor(*self.doc.labels.color_of(self.state.current_class))
 
 
 class FillTool(Tool):
@@ -200,7 +246,7 @@ class PolygonTool(Tool):
 
     def _near_first(self, pos: QPointF) -> bool:
         first = self.points[0]
-        return math.hypot(pos.x() - first.x(), pos.y() - first.y()) < 0.5
+        return math.hypot(pos.x() - first.x(), pos.y() - first.y()) * self.scale <= CLOSE_RADIUS_PX
 
     def double_click(self, pos: QPointF) -> bool:
         # Qt delivers a double-click instead of the second press: that point is a vertex too
@@ -324,6 +370,10 @@ def pick_class(doc: "Document", state: ToolState, pos: QPointF) -> None:
 
 
 def make_tools(doc: "Document", state: ToolState) -> dict[str, Tool]:
-    return {BRUSH: BrushTool(doc, state), ERASER: BrushTool(doc, state, eraser=True),
-            FILL: FillTool(doc, state), POLYGON: PolygonTool(doc, state),
-            REPLACE: ReplaceTool(doc, state), PICKER: PickerTool(doc, state)}
+    from segstudio.gui.canvas.smart_tools import make_smart_tools
+
+    tools: dict[str, Tool] = {BRUSH: BrushTool(doc, state), ERASER: BrushTool(doc, state, eraser=True),
+                              FILL: FillTool(doc, state), POLYGON: PolygonTool(doc, state),
+                              REPLACE: ReplaceTool(doc, state), PICKER: PickerTool(doc, state)}
+    tools.update(make_smart_tools(doc, state))
+    return tools

@@ -68,7 +68,9 @@ class CanvasView(QGraphicsView):
     # -- content -------------------------------------------------------------------------
     @property
     def tool(self) -> Tool:
-        return self.tools[self.state.tool]
+        tool = self.tools[self.state.tool]
+        tool.scale = self.zoom      # tools measure in screen pixels (e.g. the polygon's closing radius)
+        return tool
 
     def _on_image_changed(self, key: str) -> None:
         for t in self.tools.values():
@@ -174,6 +176,9 @@ class CanvasView(QGraphicsView):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         dy = event.angleDelta().y() or event.angleDelta().x()
+        if dy and self.tool.wheel(dy, event.modifiers()):   # e.g. Shift+wheel: wand tolerance
+            event.accept()
+            return
         if dy:
             self._fit_pending = False
             self.zoom_by(math.pow(1.0015, dy), event.position())
