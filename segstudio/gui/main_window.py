@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
     imageChanged = Signal(str)     # mirrors document.imageChanged
     maskEdited = Signal(object)    # mirrors document.maskEdited (dirty bbox)
     modelTrained = Signal(str)     # "Use this model" in the retrain dialog: checkpoint path
+    predictionsWritten = Signal()  # stored predictions changed in bulk (a batch run finished)
 
     def __init__(self, settings: AppSettings | None = None, autosave_ms: int | None = None,
                  confirm=None) -> None:
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         self._history_changed()
 
     def _history_changed(self) -> None:
+        """Undo / Redo enabled as the history allows, named after the step they would take."""
         hist = self.document.history()
         self.actions_["undo"].setEnabled(hist is not None and hist.can_undo())
         self.actions_["redo"].setEnabled(hist is not None and hist.can_redo())
