@@ -188,15 +188,18 @@ class Actions:
         vb = QToolBar("View", win)
         vb.setObjectName("view_toolbar")
         vb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # Fit and 1:1 first: a narrow window (1280 px) hides the last items in the overflow menu
+        self.by_name["fit"].setIconText("Fit")
+        self.by_name["actual_size"].setIconText("1:1")
+        for n in ("fit", "actual_size", "toggle_overlay", "outline"):
+            vb.addAction(self.by_name[n])
         vb.addWidget(QLabel(" Overlay "))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(win.canvas.overlay_layer.opacity() * 100))
-        self.opacity.setFixedWidth(120)
+        self.opacity.setFixedWidth(100)
         self.opacity.valueChanged.connect(lambda v: win.canvas.set_overlay_opacity(v / 100))
         vb.addWidget(self.opacity)
-        for n in ("toggle_overlay", "outline", "fit", "actual_size"):
-            vb.addAction(self.by_name[n])
         win.addToolBar(Qt.ToolBarArea.TopToolBarArea, vb)
         self.toolbars = [tb, vb, self._build_smart_toolbar()]
         win.document.labelsChanged.connect(self.fill_replace_sources)

@@ -180,6 +180,9 @@ class BatchPanel(QWidget):
         self._set_running(False)
         self.status.setText(summary.text())
         self.win.status.showMessage(f"Batch: {summary.text()}", 15000)
+        written = getattr(self.win, "predictionsWritten", None)   # e.g. the folder metrics table refreshes
+        if written is not None:
+            written.emit()
 
 
 def create_panel(window) -> QDockWidget:

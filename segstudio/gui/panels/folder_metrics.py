@@ -5,7 +5,8 @@ Each image is scored exactly as ``segstudio eval`` scores a pair of files
 (:class:`~segstudio.core.metrics.ConfusionMatrix` with the label set's ignore index, masks
 read with :func:`segstudio.core.masks.read_mask`): the user's mask when one is saved (for the
 open image: its current, possibly unsaved, mask), else the saved prediction. The total line
-merges all confusion matrices, like ``eval``'s summary.
+merges all confusion matrices, like ``eval``'s summary. A table on show is re-evaluated when
+stored predictions change in bulk (``window.predictionsWritten``, emitted after a batch run).
 """
 
 from __future__ import annotations
@@ -178,6 +179,10 @@ class FolderMetricsWidget(QWidget):
         self._relay.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
         self.result: FolderScores | None = None
         self.running = False
+        self._again = False
+        written = getattr(window, "predictionsWritten", None)
+        if written is not None:
+            written.connect(self.refresh)
         self.run_button.clicked.connect(self.evaluate)
         self.stop_button.clicked.connect(lambda: self._cancel.set())
         self.view.doubleClicked.connect(self._open)
@@ -201,6 +206,13 @@ class FolderMetricsWidget(QWidget):
         self.workers.submit(evaluate_project, project, project.keys(), project.labels, overrides, self._cancel,
                             self._relay.progress.emit, on_done=self._done, on_error=self._failed)
 
+    def refresh(self) -> None:
+        """Re-evaluate a table already shown (after a batch); one running is re-run when it ends."""
+        if self.running:
+            self._again = True
+        elif self.result is not None:
+            self.evaluate()
+
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
@@ -221,12 +233,18 @@ class FolderMetricsWidget(QWidget):
         if result.rows and result.total is not None:
             s = result.total.scores()
             text += f": mIoU {100 * s.miou:.2f} %, pixel accuracy {100 * s.pixel_accuracy:.2f} % (all pixels merged)"
+        preds = sum(r.source == "prediction" for r in result.rows)
+        if preds:
+            text += f"; {preds} of them by their prediction only (not exported until accepted)"
         if result.cancelled:
             text += " — stopped"
         if result.problems:
             text += f"; {len(result.problems)} problem(s): " + "; ".join(result.problems[:3])
         self.summary.setText(text)
         self.evaluated.emit()
+        if self._again:
+            self._again = False
+            self.evaluate()
 
     def _failed(self, exc: BaseException) -> None:
         self._finish()

@@ -4,7 +4,9 @@ Attach a ground-truth folder (``Project.set_ground_truth``; GT matched by key/st
 ``Project.ground_truth_path``). The evaluated array is the user's mask, the model's
 prediction, or "auto" (the mask once it has any labelled pixel, else the prediction). The
 panel shows mIoU and pixel accuracy, per-class IoU as a bar chart and the confusion matrix
-as a heat map, with the same numbers as ``segstudio eval`` on the same files.
+as a heat map (both axes labelled; "Enlarge…" or a double-click opens it in its own window with
+counts and row rates), with the same numbers as ``segstudio eval`` on the same files. Texts
+wrap, so the dock keeps its width when the error legend appears.
 
 Live updates are incremental: :class:`~segstudio.core.live_metrics.LiveConfusion` keeps the
 full confusion table and a copy of the evaluated mask; each ``maskEdited(bbox)`` subtracts the
@@ -70,15 +72,24 @@ class MetricsPanel(QWidget):
         self.error_box = QComboBox()
         self.legend = QLabel("")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)      # never widens the dock (the canvas zoom would jump)
         self.bars = BarChart()
         self.heat = HeatMap()
+        self.enlarge_button = QPushButton("Enlarge…")
+        self.enlarge_button.setToolTip("The confusion matrix in its own window: class names, counts and rates")
+        self.confusion_dialog = None
+        confusion = QWidget()
+        cl = QVBoxLayout(confusion)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.heat, 1)
+        cl.addWidget(self.enlarge_button, 0, Qt.AlignmentFlag.AlignRight)
         self.folder = FolderMetricsWidget(window)
         bars_scroll = QScrollArea()
         bars_scroll.setWidgetResizable(True)
         bars_scroll.setWidget(self.bars)
         self.tabs = QTabWidget()
         self.tabs.addTab(bars_scroll, "Per class")
-        self.tabs.addTab(self.heat, "Confusion")
+        self.tabs.addTab(confusion, "Confusion")
         self.tabs.addTab(self.folder, "Folder")
         gt_row = QHBoxLayout()
         gt_row.addWidget(self.attach_button)
@@ -102,6 +113,8 @@ class MetricsPanel(QWidget):
         self._refresh_timer.timeout.connect(self.refresh_view)
         self._fill_error_classes()
         self.attach_button.clicked.connect(self.choose_ground_truth)
+        self.enlarge_button.clicked.connect(self.show_confusion)
+        self.heat.enlargeRequested.connect(self.show_confusion)
         self.detach_button.clicked.connect(lambda: self.attach_ground_truth(None))
         self.source_box.currentIndexChanged.connect(lambda _i: self.reset())
         self.error_box.currentIndexChanged.connect(lambda _i: self._rebuild_errors())
@@ -296,6 +309,26 @@ class MetricsPanel(QWidget):
     def scores(self) -> Scores | None:
         return self.live.scores() if self.live.ready else None
 
+    def show_confusion(self) -> None:
+        """Open (or raise) the enlarged confusion matrix; it follows the panel live."""
+        from segstudio.gui.widgets.confusion_dialog import ConfusionDialog
+
+        if self.confusion_dialog is None:
+            self.confusion_dialog = ConfusionDialog(self.win)
+        self._update_confusion_dialog(force=True)
+        self.confusion_dialog.show()
+        self.confusion_dialog.raise_()
+
+    def _update_confusion_dialog(self, force: bool = False) -> None:
+        dlg = self.confusion_dialog
+        if dlg is None or not (force or dlg.isVisible()):
+            return
+        if self.scores() is None:
+            dlg.set_matrix(np.zeros((0, 0)), [], "No scores: attach ground truth and open an image with labels")
+            return
+        dlg.set_matrix(self.live.matrix, self.doc.labels.names,
+                       f"{self.source_used} of {self.gt_key} vs ground truth — {self.summary.text()}")
+
     def refresh_view(self) -> None:
         self._refresh_timer.stop()
         labels = self.doc.labels
@@ -304,6 +337,7 @@ class MetricsPanel(QWidget):
         if s is None:
             self.bars.set_data([], [], [])
             self.heat.set_matrix(np.zeros((0, 0)), [])
+            self._update_confusion_dialog()
             self.legend.setText("")
             if self.gt is None and self.win.project is not None and self.win.project.ground_truth is None:
                 self.summary.setText("Attach a ground-truth folder to score the open image.")
@@ -315,6 +349,7 @@ class MetricsPanel(QWidget):
             f"({s.valid_pixels:,} scored pixels)")
         self.bars.set_data(labels.names, s.iou, [c.color for c in labels.classes], reference=s.miou)
         self.heat.set_matrix(self.live.matrix, labels.names)
+        self._update_confusion_dialog()
         if on:
             fp, fn = self.error_counts()
             sel = self.error_box.currentText()

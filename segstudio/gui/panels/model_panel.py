@@ -7,7 +7,9 @@ any ``.pt``/``.onnx`` file can be chosen instead; chosen files are remembered (r
 the settings). Devices come from the ``doctor`` report, fetched in the background the first
 time the device list is opened (importing torch there, never at start-up); when CUDA is not
 usable the report's reason is shown. A model whose classes differ from the project's labels
-opens the class-mapping dialog (matched by name; unmatched classes -> void).
+opens the class-mapping dialog (matched by name; unmatched classes -> void). Under the
+uncertainty choice a colour scale keys the overlay, and a note says why it is blank (no
+prediction shown, or one read from disk without probabilities).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, Q
 from segstudio.core import class_mapping
 from segstudio.gui.prediction import controller_for
 from segstudio.gui.prediction.engine import ModelSpec
+from segstudio.gui.prediction.layers import heat_lut
+from segstudio.gui.widgets.color_scale import ColorScale
 
 AREA = Qt.DockWidgetArea.RightDockWidgetArea
 MAX_RECENT = 8
@@ -121,6 +125,11 @@ class ModelPanel(QWidget):
         self.uncertainty_box = QComboBox()
         for text, value in UNCERTAINTY:
             self.uncertainty_box.addItem(text, value)
+        self.uncertainty_scale = ColorScale(heat_lut(), "0 certain", "uncertain 1")
+        self.uncertainty_scale.setVisible(False)
+        self.uncertainty_note = QLabel("")
+        self.uncertainty_note.setWordWrap(True)
+        self.uncertainty_note.setVisible(False)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.accept_button):
             buttons.addWidget(b)
@@ -130,6 +139,8 @@ class ModelPanel(QWidget):
         pform.addRow(self.show_box)
         pform.addRow("Opacity", self.opacity)
         pform.addRow("Uncertainty", self.uncertainty_box)
+        pform.addRow(self.uncertainty_scale)
+        pform.addRow(self.uncertainty_note)
         pform.addRow(self.fill_void_box)
         pform.addRow(self.prefetch_box)
         pl.addLayout(pform)
@@ -167,6 +178,8 @@ class ModelPanel(QWidget):
         ctl.mappingChanged.connect(self._mapping_changed)
         ctl.mappingNeeded.connect(self.edit_mapping)
         ctl.optionsChanged.connect(self._sync_options)
+        ctl.optionsChanged.connect(self._uncertainty_state)
+        ctl.predictionChanged.connect(lambda _k: self._uncertainty_state())
         trained = getattr(self.win, "modelTrained", None)   # retrain dialog: "Use this model"
         if trained is not None:
             trained.connect(self.select_file)
@@ -306,6 +319,25 @@ class ModelPanel(QWidget):
             self.uncertainty_box.blockSignals(True)
             self.uncertainty_box.setCurrentIndex(idx)
             self.uncertainty_box.blockSignals(False)
+
+    def _uncertainty_state(self) -> None:
+        """Show the colour scale while the overlay is on, and say why it is blank when it is."""
+        ctl = self.ctl
+        on = ctl.uncertainty_mode is not None
+        cur = ctl.current
+        if not on:
+            why = ""
+        elif cur is None:
+            why = "No prediction is shown: run the model (Ctrl+R) to see where it is uncertain."
+        elif ctl.display_probs() is None:
+            why = ("The prediction shown was read from disk without probabilities: run the model (Ctrl+R) "
+                   "to see its uncertainty." if cur.saved else
+                   "No probabilities kept for this image (too large for the memory budget).")
+        else:
+            why = ""
+        self.uncertainty_scale.setVisible(on and not why)
+        self.uncertainty_note.setText(why)
+        self.uncertainty_note.setVisible(bool(why))
 
     # -- class mapping ---------------------------------------------------------------------------------
     def _mapping_changed(self) -> None:
