@@ -211,8 +211,11 @@ class MainWindow(QMainWindow):
     def _history_changed(self) -> None:
         """Undo / Redo enabled as the history allows, named after the step they would take."""
         hist = self.document.history()
-        self.actions_["undo"].setEnabled(hist is not None and hist.can_undo())
-        self.actions_["redo"].setEnabled(hist is not None and hist.can_redo())
+        stacks = (hist.undo_stack, hist.redo_stack) if hist is not None else (None, None)
+        for name, stack in zip(("undo", "redo"), stacks):
+            act = self.actions_[name]
+            act.setEnabled(bool(stack))
+            act.setText(f"&{name.capitalize()} {stack[-1].description}" if stack else f"&{name.capitalize()}")
 
     # -- labels --------------------------------------------------------------------------------
     def edit_labels(self) -> None:
