@@ -68,3 +68,19 @@ def test_a_worse_finetune_is_not_offered_as_better(make_dialog, project, qtbot):
         dlg.process.start(["-c", script], program=sys.executable)
     assert "not better" in dlg.status.text() and "kept" in dlg.status.text()
     assert dlg.use_btn.text() == "Use it anyway" and not dlg.use_btn.isDefault()
+
+
+def test_finetune_starts_from_the_current_model(tmp_path):
+    from types import SimpleNamespace
+
+    from segstudio.gui.dialogs.train_dialog import current_model
+    from segstudio.paths import default_model_path
+
+    ckpt = tmp_path / "mine.pt"
+    ckpt.write_bytes(b"x")
+    win = SimpleNamespace(prediction=SimpleNamespace(spec=SimpleNamespace(source=str(ckpt))))
+    assert current_model(win) == ckpt
+    shipped = default_model_path() if default_model_path().is_file() else None
+    assert current_model(SimpleNamespace()) == shipped
+    onnx = SimpleNamespace(prediction=SimpleNamespace(spec=SimpleNamespace(source=str(tmp_path / "m.onnx"))))
+    assert current_model(onnx) == shipped                   # only a checkpoint can be fine-tuned

@@ -1,7 +1,7 @@
 """Model > Retrain on my corrections…: fine-tune (or train) a model on the project's corrected masks.
 
-The form picks the base (a checkpoint to fine-tune — the default, the shipped model, classes
-mapped by name — or an architecture to train from scratch), which masks (edited or reviewed),
+The form picks the base (a checkpoint to fine-tune — the default: the window's current model,
+else the shipped one, classes mapped by name — or an architecture to train from scratch), which masks (edited or reviewed),
 the budget (minutes, the default, or epochs), learning rate, loss, crop and batch (chosen for
 the data unless set), device, the output checkpoint and optional validation on the images that
 have ground truth (otherwise ``segstudio train`` holds out reviewed images itself). A fine-tune
@@ -65,6 +65,16 @@ def remember_model(settings, path: str | Path) -> list[str]:
     return items[:MAX_RECENT_MODELS]
 
 
+def current_model(window) -> Path | None:
+    """The checkpoint to fine-tune by default: the window's current model (a ``.pt`` file), else the shipped one."""
+    spec = getattr(getattr(window, "prediction", None), "spec", None)
+    source = getattr(spec, "source", None)
+    if isinstance(source, (str, Path)) and str(source).lower().endswith((".pt", ".pth")) and Path(source).is_file():
+        return Path(source)
+    from segstudio.paths import default_model_path
+    return default_model_path() if default_model_path().is_file() else None
+
+
 def _inspect_checkpoint(path: str) -> dict:   # worker thread: imports torch
     from segstudio.models.checkpoint import load_checkpoint
 
@@ -86,8 +96,7 @@ class TrainDialog(QDialog):
         self.settings = settings
         self.before_start = before_start
         if base_checkpoint is _DEFAULT:
-            from segstudio.paths import default_model_path
-            base_checkpoint = default_model_path() if default_model_path().is_file() else None
+            base_checkpoint = current_model(parent)
         self.process = TrainingProcess(self)
         self.process.record.connect(lambda rec: self.view.on_record(rec))
         self.process.log.connect(self._log)
