@@ -89,14 +89,17 @@ def main(argv: list[str] | None = None) -> int:
                            stderr=open(args.out / f"{mode}{n}.txt", "w"))
             row[f"{mode}_minutes"] = (time.perf_counter() - t0) / 60
             row[mode] = score(ckpt, args.camvid, args.threads)
-            print(f"{n} images, {mode}: val mIoU {100 * row[mode]:.2f} % ({row[f'{mode}_minutes']:.1f} min)",
-                  flush=True)
+            log = [json.loads(line) for line in ckpt.with_suffix(".log.jsonl").read_text().splitlines()]
+            row[f"{mode}_steps"] = log[-1]["step"] if log else 0
+            print(f"{n} images, {mode}: val mIoU {100 * row[mode]:.2f} % ({row[f'{mode}_minutes']:.1f} min, "
+                  f"{row[f'{mode}_steps']} steps)", flush=True)
         rows.append(row)
         results["rows"] = rows
         (args.out / "curve.json").write_text(json.dumps(results, indent=1))
     print("\n| train images | fine-tuned shipped model | from scratch |\n| ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['images']} | {100 * r['finetune']:.1f} % | {100 * r['scratch']:.1f} % |")
+        print(f"| {r['images']} | {100 * r['finetune']:.1f} % ({r['finetune_steps']} steps) | "
+              f"{100 * r['scratch']:.1f} % ({r['scratch_steps']} steps) |")
     print(f"\nshipped model (all 367 train images): {100 * results['shipped']:.1f} %; budget {' '.join(budget)}, "
           f"{args.threads} thread(s)")
     return 0
