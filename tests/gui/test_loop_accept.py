@@ -2,7 +2,6 @@
 view-only adjustments, file-list thumbnails and "next image needing attention"."""
 
 import threading
-import time
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -179,10 +178,9 @@ def test_thumbnails_only_for_painted_rows_made_off_thread_and_cached(make_window
     ix = model.index(0)
     icon = ix.data(Qt.ItemDataRole.DecorationRole)
     assert icon.actualSize(win.file_panel.view.iconSize()).width() == 48
-    t0 = time.perf_counter()
-    for row in range(model.rowCount()):                      # asking is instant; work is queued
+    for row in range(model.rowCount()):                      # asking never waits: work is queued
         model.index(row).data(Qt.ItemDataRole.DecorationRole)
-    assert time.perf_counter() - t0 < 2.0
+    assert len(model.thumbs._queue) <= model.thumbs.MAX_QUEUE
     qtbot.waitUntil(lambda: model.thumbs.made >= 40, timeout=20000)
 
 
