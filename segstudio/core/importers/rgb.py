@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segstudio.core.importers.common import (UNLABELLED, Decoded, ImportFailed, ReadContext, Scan, classes_of,
-                                             colours_to_local, find_files, mask_items, read_rgb,
+from segstudio.core.importers.common import (UNLABELLED, Decoded, ReadContext, Scan, classes_of, colours_to_local,
+                                             find_files, mask_items, read_rgb,
                                              source_label_set)
 
 
@@ -38,5 +38,3 @@ def read(ctx: ReadContext) -> Scan:
         mask_items(scan, find_files(folder, ("*.png", "*.PNG", "*.bmp", "*.tif", "*.tiff")), ctx.index, decode)
     return scan
 
-
-__all__ = ["read", "ImportFailed"]
