@@ -59,10 +59,11 @@ def scribble_crf_stamp(rgb: np.ndarray, probs: np.ndarray, stroke: Stamp, value:
     ``probs`` is the model's ``C×H×W`` output for the whole image (float16 or 32);
     ``fixed`` optionally holds other constraints (H×W class ids, ≥ C meaning free), e.g. the
     pixels the user painted before. With the current ``mask``, the stroke also says "the class
-    I painted over is wrong here": in the window, the probability of each class the stroke
-    covered is multiplied by ``suppress`` on the pixels of that class's connected region under
+    I painted over is wrong here, it is mine": in the window, ``1 - suppress`` of the probability
+    of each class the stroke covered moves to the stroke's class on the pixels of that class's
+    connected region under
     the stroke whose colour is within ``colour_tolerance`` (max over RGB channels) of the
-    stroke's median colour.
+    stroke's median colour; ``fixed`` pixels there are released (the user is correcting them).
     """
     c = probs.shape[0]
     if not 0 <= value < c:
@@ -73,15 +74,16 @@ def scribble_crf_stamp(rgb: np.ndarray, probs: np.ndarray, stroke: Stamp, value:
     if fixed is not None:
         sub = fixed[wy0:wy1, wx0:wx1]
         fx[sub < c] = sub[sub < c]
-    sp = fx[sy0 - wy0:sy1 - wy0, sx0 - wx0:sx1 - wx0]
-    sp[patch] = value
+    stroke_win = np.zeros(fx.shape, bool)
+    stroke_win[sy0 - wy0:sy1 - wy0, sx0 - wx0:sx1 - wx0] = patch
     image = np.ascontiguousarray(np.asarray(rgb)[wy0:wy1, wx0:wx1, :3])
     win = probs[:, wy0:wy1, wx0:wx1]
     if mask is not None and suppress < 1.0:
-        stroke_win = fx == value
         colour = np.median(image[stroke_win], axis=0)
         similar = (np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= colour_tolerance)
-        win = _suppress_overwritten(win, mask[wy0:wy1, wx0:wx1], stroke_win, similar, value, suppress)
+        win, released = _suppress_overwritten(win, mask[wy0:wy1, wx0:wx1], stroke_win, similar, value, suppress)
+        fx[released] = -1
+    fx[stroke_win] = value
     out = crf.dense_crf(image, win, params, fx)
     mine = (out.argmax(axis=0) == value).view(np.uint8)
     n, comp = cv2.connectedComponents(mine, connectivity=4)
@@ -93,8 +95,10 @@ def scribble_crf_stamp(rgb: np.ndarray, probs: np.ndarray, stroke: Stamp, value:
 
 def _suppress_overwritten(probs: np.ndarray, mask: np.ndarray, stroke: np.ndarray, similar: np.ndarray,
                           value: int, factor: float) -> np.ndarray:
-    """Copy of ``probs`` (window) with each class the stroke covered weakened on its region there."""
+    """Copy of ``probs`` (window) where each class the stroke covered gives most of its probability
+    to ``value`` on its (similar-coloured) region there, and that region (bool)."""
     out = np.array(probs, np.float32)
+    weakened = np.zeros(mask.shape, bool)
     c = out.shape[0]
     for b in np.unique(mask[stroke]):
         b = int(b)
@@ -103,6 +107,9 @@ def _suppress_overwritten(probs: np.ndarray, mask: np.ndarray, stroke: np.ndarra
         n, comp = cv2.connectedComponents((mask == b).view(np.uint8), connectivity=4)
         ids = np.unique(comp[stroke & (mask == b)])
         region = np.isin(comp, ids[ids > 0]) & similar
-        out[b][region] *= factor
+        moved = out[b][region] * (1.0 - factor)
+        out[b][region] -= moved
+        out[value][region] += moved
+        weakened |= region
     out /= out.sum(axis=0, keepdims=True)
-    return out
+    return out, weakened
