@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--no-amp", action="store_true", help="CUDA: train in float32 (default: bf16, else fp16)")
     o.add_argument("--compile", action="store_true", help="CUDA: torch.compile the model")
     o.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    o.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes on this machine (DDP: one per GPU, gloo on CPU); several "
+                        "machines: torchrun --nproc-per-node N -m segstudio train … (docs/cluster.md)")
     o.add_argument("--json-progress", action="store_true", help="print one JSON record per line (for the GUI)")
     p.set_defaults(func=run)
 
@@ -137,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     from segstudio.models.train.loop import TrainConfig, train
     from segstudio.models.train.plan import choose_setup, measure_facts
 
+    if args.nproc > 1:  # N processes each run this function as one DDP rank (models.train.ddp)
+        from segstudio.models.train import ddp
+
+        return ddp.spawn(args.nproc, run, args)
     printer = _json_printer if args.json_progress else _text_printer()
 
     def say(topic: str, text: str) -> None:

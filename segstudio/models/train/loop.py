@@ -33,6 +33,7 @@ from segstudio.core.metrics import ConfusionMatrix
 from segstudio.models.checkpoint import Checkpoint, load_checkpoint, safe_torch_load, save_checkpoint
 from segstudio.models.devices import select_device
 from segstudio.models.registry import build_model
+from segstudio.models.train import ddp
 from segstudio.models.train.accel import Precision, loader_options, maybe_compile
 from segstudio.models.train.data import SegDataset
 from segstudio.models.train.finetune import transfer_weights
@@ -85,11 +86,11 @@ def lr_at(progress: float, base: float, warmup_frac: float) -> float:
 
 @torch.inference_mode()
 def validate(model: torch.nn.Module, data: SegDataset, device: torch.device,
-             precision: Precision | None = None) -> ConfusionMatrix:
+             precision: Precision | None = None, ctx: ddp.DistContext | None = None) -> ConfusionMatrix:
     model.eval()
     labels = data.labels
     cm = ConfusionMatrix(labels.num_classes, labels.ignore_index)
-    for i in range(len(data)):
+    for i in ddp.shard(len(data), ctx):          # with DDP each rank scores 1/N, the counts are summed
         x, y = data[i]
         x = x.unsqueeze(0).to(device).contiguous(memory_format=torch.channels_last)
         with (precision.autocast() if precision else torch.autocast("cpu", enabled=False)):
@@ -97,6 +98,10 @@ def validate(model: torch.nn.Module, data: SegDataset, device: torch.device,
         pred = logits.argmax(1)[0].to(torch.uint8 if labels.num_classes <= 256 else torch.int32).cpu().numpy()
         cm.update(pred, y.numpy().astype(labels.dtype))
     model.train()
+    if ctx is not None:
+        total = ConfusionMatrix(labels.num_classes, labels.ignore_index)
+        total.update_counts(ddp.reduce_counts(cm.full, ctx))
+        return total
     return cm
 
 
@@ -113,8 +118,8 @@ def _optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optim
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
 
 
-def _scores(model, val_set, device, precision, labels) -> dict:
-    scores = validate(model, val_set, device, precision).scores()
+def _scores(model, val_set, device, precision, labels, ctx: ddp.DistContext | None = None) -> dict:
+    scores = validate(model, val_set, device, precision, ctx).scores()
     return {"val_miou": scores.miou, "val_pixel_accuracy": scores.pixel_accuracy,
             "val_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(labels.names, scores.iou)}}
 
@@ -127,12 +132,17 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
     out = Path(out)
     last_path = out.with_suffix(".last.pt")
     log_path = out.with_suffix(".log.jsonl")
-    report = progress or (lambda rec: None)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
+    ctx = ddp.setup(config.device)  # torchrun's process group (models.train.ddp), None for one process
+    clock = ddp.synced_clock(clock, ctx)  # every rank plans with rank 0's clock, so they decide alike
+    t_call = ddp.from_main(t_call, ctx)
+    report = (progress or (lambda rec: None)) if ddp.is_main(ctx) else (lambda rec: None)
+    torch.manual_seed(ddp.rank_seed(config.seed, ctx))
+    np.random.seed(ddp.rank_seed(config.seed, ctx) % 2 ** 32)
+    if ctx is not None and ctx.rank > 0:
+        train_set.rng = np.random.default_rng(ddp.rank_seed(config.seed, ctx))  # per-rank augmentation
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    device = ctx.device if ctx is not None else select_device(config.device)
     ignore = labels.ignore_index if labels.ignore_index is not None else 255
     has_val = val_set is not None and len(val_set) > 0
     precision = Precision(device, config.amp)
@@ -161,7 +171,8 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
 
     start_round, best, history, elapsed_before, start_step = 0, float("-inf"), [], 0.0, 0
     batch = min(config.batch_size, len(train_set))
-    iters = max(1, len(train_set) // batch)
+    world = ctx.world_size if ctx is not None else 1
+    iters = max(1, len(train_set) // (batch * world))  # an epoch: every image once over all ranks
     plateau = Plateau()
     if resume and last_path.exists():
         state = safe_torch_load(last_path)
@@ -184,11 +195,12 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
     warm = min(0.5, config.warmup_epochs / max(1, config.epochs)) if epoch_mode else config.warmup_frac
     gen = torch.Generator().manual_seed(config.seed + start_step)
     horizon = (budget.fixed_steps - start_step) if budget.fixed_steps is not None else 10 ** 7
-    sampler = torch.utils.data.RandomSampler(train_set, replacement=False, num_samples=max(1, horizon) * batch,
-                                             generator=gen)
+    sampler = torch.utils.data.RandomSampler(train_set, replacement=False,
+                                             num_samples=max(1, horizon) * batch * world, generator=gen)
+    sampler = ddp.rank_slice(sampler, ctx)  # rank r: every N-th index, so N ranks = one N×batch process
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=True,
                                          **loader_options(device, config.workers))
-    runner = maybe_compile(model, device, config.compile, report)
+    runner = maybe_compile(ddp.wrap(model, ctx), device, config.compile, report)
     meta_base = {"config": {k: v for k, v in asdict(config).items() if k != "meta"}, **config.meta,
                  "train_images": len(train_set), "val_images": len(val_set) if val_set else 0,
                  "device": str(device), "precision": precision.name}
@@ -201,6 +213,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
 
     def end_round(round_idx: int, run_loss: float, seen: int, lr: float, t_round: float) -> tuple[dict, bool]:
         nonlocal best
+        run_loss, seen = ddp.reduce_sums(ctx, run_loss, seen)  # the loss over all ranks' images
         t_eval = clock()
         rec = {"event": "epoch", "epoch": round_idx, "epochs": _rounds(budget), "step": budget.step,
                "steps": budget.planned_steps(), "loss": run_loss / max(1, seen), "lr": lr,
@@ -208,25 +221,29 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
         plateaued = False
         if has_val:
             assert val_set is not None
-            rec.update(_scores(runner, val_set, device, precision, labels))
+            rec.update(_scores(runner if ctx is None else model, val_set, device, precision, labels, ctx))
         budget.validated(clock() - t_eval)
         rec["elapsed"] = budget.elapsed()
         history.append(rec)
-        with open(log_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        if ddp.is_main(ctx):  # only rank 0 writes the log and the checkpoints
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec) + "\n")
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         metric = rec.get("val_miou", -rec["loss"])
         meta = {**meta_base, "epoch": round_idx, "step": budget.step, "history": history[-1:],
                 "val_miou": rec.get("val_miou"), "val_iou": rec.get("val_iou"), "elapsed_seconds": rec["elapsed"]}
         if metric > best or "val_miou" not in rec:   # no validation set: out is the last round (see docstring)
             best = metric
-            save_checkpoint(make_ckpt(state, meta), out, half=config.half_checkpoint)
+            if ddp.is_main(ctx):
+                save_checkpoint(make_ckpt(state, meta), out, half=config.half_checkpoint)
             rec["saved_best"] = True
         if has_val and config.early_stop:
             plateaued = plateau.update(rec["val_miou"], budget.progress())
         train_state = {"optimizer": opt.state_dict(), "epoch": round_idx, "step": budget.step, "best": best,
                        "elapsed": rec["elapsed"], "history": [json.dumps(h) for h in history], "baseline": baseline}
-        save_checkpoint(make_ckpt(state, meta), last_path, extra={"train_state": train_state})
+        if ddp.is_main(ctx):
+            save_checkpoint(make_ckpt(state, meta), last_path, extra={"train_state": train_state})
+        ddp.barrier(ctx)
         report(rec)
         return rec, plateaued
 
@@ -258,7 +275,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
             last_emit = now
             report({"event": "step", "epoch": round_idx, "iter": (budget.step - 1) % iters + 1, "iters": iters,
                     "step": budget.step, "steps": budget.planned_steps(), "loss": run_loss / seen, "lr": lr})
-        cancelled = bool(should_stop and should_stop())
+        cancelled = ddp.any_rank(bool(should_stop and should_stop()), ctx)
         if budget.should_validate() or cancelled:
             rec, plateaued = end_round(round_idx, run_loss, seen, lr, t_round)
             summary = {"event": "done", "best": best, "epochs_run": round_idx + 1, "steps_run": budget.step,
@@ -286,6 +303,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
         verdict = compare_models(baseline, best, len(val_set))
         summary.update(baseline_miou=baseline, improved=verdict.better, verdict=verdict.message)
     report(summary)
+    ddp.teardown(ctx)
     return summary
 
 
