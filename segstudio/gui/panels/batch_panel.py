@@ -11,8 +11,8 @@ when the list has no selection).
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from segstudio.core.project import Status
 from segstudio.gui.prediction import controller_for
@@ -42,6 +42,10 @@ class BatchPanel(QWidget):
         for text, value in SCOPES:
             self.scope_box.addItem(text, value)
         self.crf_box = QCheckBox("Refine with dense CRF (CRF panel settings)")
+        self.cluster_edit = QLineEdit()  # "Run on cluster": a Ray address; empty runs here (gui.prediction.cluster_job)
+        self.cluster_edit.setPlaceholderText("empty: this machine; auto, ray://HOST:10001 or local")
+        self.cluster_edit.setToolTip("Run the batch on a Ray cluster (docs/cluster.md); the project folder and the "
+                                     "model file must be on a filesystem its nodes share")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
@@ -51,6 +55,7 @@ class BatchPanel(QWidget):
         form = QFormLayout()
         form.addRow("Images", self.scope_box)
         form.addRow(self.crf_box)
+        form.addRow("Run on cluster", self.cluster_edit)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.cancel_button):
             buttons.addWidget(b)
@@ -117,10 +122,18 @@ class BatchPanel(QWidget):
         self._pending = None
         self.summary = None
         crf = ctl.crf_params if self.crf_box.isChecked() else None
-        self.runner.start(ctl.model, project, self.keys_for(scope), ctl.mapping, crf)
+        self.runner.start(ctl.model, project, self.keys_for(scope), ctl.mapping, crf, cluster=self.cluster_options())
         self._set_running(True)
         self.status.setText("Starting …")
         return True
+
+    def cluster_options(self):
+        address = self.cluster_edit.text().strip()
+        if not address:
+            return None
+        from segstudio.gui.prediction.cluster_job import ClusterOptions
+
+        return ClusterOptions(address)
 
     def _model_changed(self) -> None:
         if self._pending is None:
@@ -152,6 +165,7 @@ class BatchPanel(QWidget):
         self.pause_button.setEnabled(on)
         self.cancel_button.setEnabled(on)
         self.scope_box.setEnabled(not on)
+        self.cluster_edit.setEnabled(not on)
         if not on:
             self.pause_button.setText("Pause")
 

@@ -68,7 +68,8 @@ class BatchRunner(QObject):
         self.running = False
 
     def start(self, model: engine.LoadedPredictor, project: Project, keys: list[str] | Callable[[], list[str]],
-              mapping: list[int] | None, crf_params=None) -> None:
+              mapping: list[int] | None, crf_params=None, cluster=None) -> None:
+        """``cluster`` (a ``cluster_job.ClusterOptions``): run on a Ray cluster instead of this thread."""
         if self.running:
             raise RuntimeError("a batch is already running")
         self._cancel = threading.Event()
@@ -76,7 +77,7 @@ class BatchRunner(QObject):
         self._resume.set()
         self.running = True
         self.workers.submit(self._run, model, project, keys, mapping, crf_params, self._cancel, self._resume,
-                            on_done=self._done, on_error=self._failed)
+                            cluster, on_done=self._done, on_error=self._failed)
 
     def pause(self) -> None:
         self._resume.clear()
@@ -106,11 +107,13 @@ class BatchRunner(QObject):
 
     # -- worker thread ------------------------------------------------------------------------------
     def _run(self, model, project: Project, keys, mapping, crf_params, cancel: threading.Event,
-             resume: threading.Event) -> BatchSummary:
+             resume: threading.Event, cluster=None) -> BatchSummary:
         t0 = time.perf_counter()
         keys = list(keys() if callable(keys) else keys)
         labels = project.labels
         out = BatchSummary(total=len(keys))
+        if cluster is not None:
+            return self._run_cluster(cluster, model, project, keys, mapping, crf_params, cancel, out, t0)
         paused_for = 0.0
 
         def report(done: int, current: str | None, paused: bool = False) -> None:
@@ -147,5 +150,19 @@ class BatchRunner(QObject):
             except Exception as exc:  # noqa: BLE001 - one bad image never stops the batch
                 out.failed.append((key, describe_error(exc)))
             report(i + 1, None)
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    def _run_cluster(self, cluster, model, project: Project, keys: list[str], mapping, crf_params,
+                     cancel: threading.Event, out: BatchSummary, t0: float) -> BatchSummary:
+        from segstudio.gui.prediction.cluster_job import run_on_cluster
+
+        def progress(p) -> None:  # models.batch.BatchProgress -> this panel's
+            self.progress.emit(BatchProgress(p.done, p.total, p.written, p.failed, p.elapsed, p.eta,
+                                             p.current.name if p.current else None))
+
+        out.written, out.failed, out.cancelled = run_on_cluster(
+            cluster, model, project, keys, mapping, crf_params, cancel.is_set, progress,
+            lambda key: self.imageDone.emit(key, project.status(key).value))
         out.seconds = time.perf_counter() - t0
         return out
