@@ -4,7 +4,6 @@ names, counts and rates, the folder table refreshes after a batch, Undo/Redo nam
 and the uncertainty overlay explains itself (note when blank, colour scale when shown)."""
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
 
@@ -14,29 +13,11 @@ from segstudio.core.labels import preset
 from segstudio.core.masks import write_mask
 from segstudio.core.project import Project
 from segstudio.gui.prediction.engine import ModelSpec
+from test_metrics_panel import _attach, labelled  # noqa: F401 - the fixture
 
 
-@pytest.fixture
-def with_gt(demo_folder, tmp_path):
-    labels = preset("camvid")
-    rng = np.random.default_rng(3)
-    gt_dir = tmp_path / "gt"
-    proj = Project(demo_folder)
-    for k in proj.keys():
-        write_mask(gt_dir / f"{k}.png", rng.integers(0, 11, (60, 80)).astype(np.uint8), labels)
-        proj.write_mask(k, rng.integers(0, 11, (60, 80)).astype(np.uint8))
-    return demo_folder, gt_dir
-
-
-def _attach(win, qtbot, gt_dir):
-    panel = win.metrics_panel
-    assert panel.attach_ground_truth(gt_dir)
-    qtbot.waitUntil(lambda: panel.live.ready, timeout=5000)
-    return panel
-
-
-def test_error_legend_does_not_widen_the_left_dock(make_window, with_gt, qtbot):
-    folder, gt_dir = with_gt
+def test_error_legend_does_not_widen_the_left_dock(make_window, labelled, qtbot):
+    folder, gt_dir = labelled
     win = make_window(folder)
     win.resize(1280, 720)
     panel = _attach(win, qtbot, gt_dir)
@@ -62,8 +43,8 @@ def test_fit_and_actual_size_visible_at_1280x720(window, qtbot):
         assert button is not None and button.isVisible(), f"{name} is hidden in the tool bar overflow"
 
 
-def test_confusion_matrix_enlarged_with_names_counts_and_rates(make_window, with_gt, qtbot):
-    folder, gt_dir = with_gt
+def test_confusion_matrix_enlarged_with_names_counts_and_rates(make_window, labelled, qtbot):
+    folder, gt_dir = labelled
     win = make_window(folder)
     panel = _attach(win, qtbot, gt_dir)
     small = panel.heat
@@ -88,8 +69,7 @@ def test_folder_table_refreshes_after_a_batch(make_window, demo_folder, tmp_path
     for k in Project(demo_folder).keys():
         write_mask(gt_dir / f"{k}.png", np.zeros((60, 80), np.uint8), labels)
     win = make_window(demo_folder)
-    _attach_gt = win.metrics_panel.attach_ground_truth(gt_dir)
-    assert _attach_gt
+    assert win.metrics_panel.attach_ground_truth(gt_dir)
     folder = win.metrics_panel.folder
     folder.evaluate()
     qtbot.waitUntil(lambda: folder.result is not None and not folder.running, timeout=10000)

@@ -10,6 +10,7 @@ alone when smaller; hovering shows both in full. Double-click asks for the enlar
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -91,7 +92,8 @@ class HeatMap(QWidget):
         p.setPen(text)
         p.drawText(QRectF(0, 0, left - 4, top - 2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
                    "GT ↓ pred →")
-        for j in range(n):                                   # column (predicted) labels
+        step = 1 if rotated else max(1, math.ceil((fm.horizontalAdvance(str(n - 1)) + 2) / cell))
+        for j in range(0, n, step):                          # column (predicted) labels, never overlapping
             x = left + j * cell
             if rotated:
                 p.save()
