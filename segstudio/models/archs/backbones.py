@@ -1,4 +1,5 @@
-"""Feature extractors shared by the segmentation heads: dilated ResNet-50/101 and MobileNetV3-Large.
+"""Feature extractors shared by the segmentation heads: dilated ResNet-50/101, MobileNetV3-Large,
+multi-stage ResNet-18/34/50/101 (RefineNet, GCN) and the VGG16 trunk (DeepLab-v1, dilated net).
 
 Built from torchvision with ``weights=None`` (random init, offline). Backbones are wrapped in
 :class:`FeatureTaps`, which keeps torchvision's module names (``backbone.layer4…``,
@@ -119,6 +120,69 @@ def build_backbone(name: str, output_stride: int = 16, low_level: bool = False,
     if name in ("mobilenetv3", "mobilenetv3large"):
         return mobilenet_backbone(output_stride, low_level, backbone_width)
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+
+
+RESNET_DEPTHS = (18, 34, 50, 101)
+
+
+def resnet_stages(depth: int = 50) -> Backbone:
+    """A stride-32 ResNet returning ``{"c1": 1/4, "c2": 1/8, "c3": 1/16, "c4": 1/32}`` features.
+
+    ``out_channels`` is the deepest stage's; :func:`stage_channels` gives all four.
+    """
+    from torchvision import models
+
+    if depth not in RESNET_DEPTHS:
+        raise ValueError(f"resnet depth must be one of {RESNET_DEPTHS}, got {depth}")
+    net = getattr(models, f"resnet{depth}")(weights=None)
+    body = FeatureTaps(net, {"layer1": "c1", "layer2": "c2", "layer3": "c3", "layer4": "c4"})
+    return Backbone(body, stage_channels(depth)[-1], 0)
+
+
+def resnet_depth(name: str) -> int:
+    """``"resnet50"`` -> 50 (for the multi-stage backbones)."""
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key.startswith("resnet") and key[6:].isdigit() and int(key[6:]) in RESNET_DEPTHS:
+        return int(key[6:])
+    raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(f'resnet{d}' for d in RESNET_DEPTHS)}")
+
+
+def stage_channels(depth: int) -> tuple[int, int, int, int]:
+    base = (64, 128, 256, 512)
+    return base if depth < 50 else tuple(4 * c for c in base)  # type: ignore[return-value]
+
+
+VGG16_CONVS = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)   # torchvision ``vgg16().features`` indices
+VGG16_POOLS = (4, 9, 16, 23, 30)
+VGG16_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
+
+
+def vgg16_trunk(width_mult: float = 1.0, pools: dict[int, nn.Module | None] | None = None,
+                conv5_dilation: int = 1) -> nn.Sequential:
+    """VGG16's 13 convs + ReLUs at torchvision's ``features`` indices (so ImageNet VGG16 weights fit).
+
+    ``pools`` maps a pool index (4, 9, 16, 23, 30) to the module used there (``None`` removes that
+    pool: an ``nn.Identity`` keeps the indices); unlisted pools are 2×2 max pools of stride 2.
+    ``conv5_dilation`` dilates the three conv5 layers (padding = dilation keeps the size).
+    """
+    pools = pools or {}
+    layers: list[nn.Module] = []
+    cin, conv = 3, 0
+    for idx in range(31):
+        if idx in VGG16_POOLS:
+            pool = pools.get(idx, nn.MaxPool2d(2, 2, ceil_mode=True))
+            layers.append(nn.Identity() if pool is None else pool)
+        elif idx in VGG16_CONVS:
+            cout = max(4, int(round(VGG16_WIDTHS[conv] * width_mult)))
+            d = conv5_dilation if conv >= 10 else 1
+            layer = nn.Conv2d(cin, cout, 3, padding=d, dilation=d)
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")  # torchvision VGG's init
+            nn.init.zeros_(layer.bias)
+            layers.append(layer)
+            cin, conv = cout, conv + 1
+        else:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
 
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
