@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 import warnings
 from pathlib import Path
 
@@ -15,8 +14,6 @@ import pytest
 from faulthelpers import write_images
 
 from segstudio.cli import main
-
-PAGE = 4096  # tmpfs allocates whole pages
 
 
 class Cli:
@@ -61,31 +58,25 @@ class Tmpfs:
                            text=True, timeout=30)
         assert r.returncode == 0, r.stderr
 
-    def fill(self, leave_pages: int) -> None:
-        """Occupy the disk but ``leave_pages`` pages (4 KiB each)."""
-        st = os.statvfs(self.path)
-        free = st.f_bavail * st.f_frsize
-        size = max(0, free - leave_pages * PAGE)
-        with open(self.path / f".filler-{uuid.uuid4().hex[:6]}", "wb") as fh:
-            fh.write(b"\0" * size)
+
+def _tmpfs(target: Path, options: str):
+    _mount(target, options)
+    try:
+        yield Tmpfs(target)
+    finally:
+        _umount(target)
 
 
 @pytest.fixture
 def full_disk(tmp_path):
     """A 64 KiB tmpfs: writes beyond it fail with ENOSPC."""
-    target = tmp_path / "small-disk"
-    _mount(target, "size=64k,mode=0755")
-    yield Tmpfs(target)
-    _umount(target)
+    yield from _tmpfs(tmp_path / "small-disk", "size=64k,mode=0755")
 
 
 @pytest.fixture
 def ro_disk(tmp_path):
     """A read-only tmpfs: every write fails with EROFS."""
-    target = tmp_path / "ro-disk"
-    _mount(target, "ro,size=64k,mode=0755")
-    yield Tmpfs(target)
-    _umount(target)
+    yield from _tmpfs(tmp_path / "ro-disk", "ro,size=64k,mode=0755")
 
 
 @pytest.fixture(scope="session")

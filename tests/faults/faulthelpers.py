@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,3 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 def temp_files(folder: Path) -> list[str]:
     return [p.name for p in folder.rglob("*.tmp")] + [p.name for p in folder.glob("*.partial-*")]
-
-
-def copytree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, symlinks=True)
