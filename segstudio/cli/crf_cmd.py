@@ -68,6 +68,13 @@ def params_from_args(args: argparse.Namespace) -> CRFParams:
 
 
 def load_probs(path: Path) -> np.ndarray:
+    import stat
+
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block np.load
+            raise CRFError(f"{path}: not a regular file; not opened")
+    except OSError:
+        pass  # missing: reported below
     try:
         probs = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -197,3 +197,12 @@ def test_unusual_valid_images_are_read(tmp_path):
     assert set(np.unique(bits)) <= {0, 255} and (bits[..., 0] == 255).tolist() == (rgb[..., 0] > 127).tolist()
     assert np.array_equal(read_image(tmp_path / "pages.tif").rgb, rgb)   # the first page
     assert int(np.abs(read_image(tmp_path / "anim.gif").rgb.astype(int) - rgb).mean()) < 40  # first frame, quantised
+
+
+def test_crf_never_opens_a_fifo_as_probabilities(cli, tmp_path):
+    write_images(tmp_path, 1)
+    os.mkfifo(tmp_path / "p.npy")
+    rc, _, err = cli("crf", "--image", tmp_path / "img0.png", "--probs", tmp_path / "p.npy",
+                     "--out", tmp_path / "m.png", "--quiet")
+    assert rc == 1
+    assert error_line(err, "crf") == f"segstudio crf: error: {tmp_path / 'p.npy'}: not a regular file; not opened"
