@@ -25,3 +25,16 @@ def test_boundaries():
     m[1:4, 1:4] = 1
     b = layers.boundaries(m)
     assert not b[2, 2] and b[1, 1] and b[0, 1] and not b[0, 0]
+
+
+def test_hidden_classes_are_not_drawn_in_the_prediction_layer():
+    from segstudio.core.labels import preset
+    from segstudio.gui.prediction.layers import hatched
+
+    labels = preset("camvid")
+    arr = np.zeros((16, 16), np.uint8)
+    arr[:, 8:] = 3
+    shown = hatched(arr, labels)
+    hidden = hatched(arr, labels, hidden={3})
+    assert (hidden[:, 8:] == 0).all()                       # class 3 transparent everywhere
+    assert (hidden[:, :8] == shown[:, :8]).all() and shown[:, 8:].any()

@@ -33,6 +33,11 @@ def test_batch_writes_predictions_never_masks(make_window, demo_folder, tmp_path
     row = win.file_model.row_of(proj.keys()[1])
     assert win.file_model.status_of(row) == Status.PREDICTED         # the image list was told
     assert "3 of 3 images predicted" in panel.status.text()
+    # the batch records each image's uncertainty, which "Next image needing attention" ranks by
+    from segstudio.core import attention
+
+    scores = attention.read_scores(proj)
+    assert sorted(scores) == sorted(proj.keys()) and all(0.0 <= v <= 1.0 for v in scores.values())
 
 
 @pytest.fixture

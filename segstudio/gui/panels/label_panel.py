@@ -205,6 +205,9 @@ class LabelPanel(QWidget):
         canvas = getattr(self.win, "canvas", None)
         if canvas is not None:
             canvas.overlay_layer.set_hidden(self.model.hidden, self.doc.mask, self.doc.labels)
+        prediction = getattr(self.win, "prediction", None)
+        if prediction is not None:
+            prediction.refresh_display()
 
     def _image_changed(self, _key: str) -> None:
         if self.model.hidden:   # the loader prepared the new overlay with every class visible

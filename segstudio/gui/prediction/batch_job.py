@@ -19,6 +19,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from segstudio.core import attention
 from segstudio.core.images import read_image
 from segstudio.core.project import Project
 from segstudio.gui.prediction import engine
@@ -125,6 +126,7 @@ class BatchRunner(QObject):
                                              current, paused))
 
         report(0, None)
+        scores: dict[str, float] = {}      # per-image uncertainty, recorded for "needs attention"
         for i, key in enumerate(keys):
             if not resume.is_set() and not cancel.is_set():
                 t = time.perf_counter()
@@ -145,11 +147,20 @@ class BatchRunner(QObject):
                         raise ValueError("image too large for the CRF within the memory budget")
                     labels_arr, _ = engine.refine(rgb, probs, crf_params, None, labels.dtype)
                 project.write_prediction(key, labels_arr)
+                if probs is not None:
+                    scores[key] = attention.image_uncertainty(probs)
+                    if len(scores) >= 32:   # a few atomic writes per batch, not one per image
+                        attention.record_scores(project, scores)
+                        scores.clear()
                 out.written.append(key)
                 self.imageDone.emit(key, project.status(key).value)
             except Exception as exc:  # noqa: BLE001 - one bad image never stops the batch
                 out.failed.append((key, describe_error(exc)))
             report(i + 1, None)
+        try:
+            attention.record_scores(project, scores)
+        except OSError as exc:   # the predictions are written; only the ranking is missing
+            out.failed.append(("uncertainty scores", describe_error(exc)))
         out.seconds = time.perf_counter() - t0
         return out
 

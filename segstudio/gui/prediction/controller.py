@@ -26,7 +26,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
-from segstudio.core import class_mapping, uncertainty
+from segstudio.core import attention, class_mapping, uncertainty
 from segstudio.core.crf_params import CRFParams
 from segstudio.gui.prediction import engine
 from segstudio.gui.prediction.cache import CachedPrediction, ProbCache
@@ -413,20 +413,26 @@ class PredictionController(QObject):
         if cur is None:
             return
         labels_arr = self.display_labels()
-        self.pred_layer.show_labels(labels_arr, self.doc.labels)
+        self.pred_layer.show_labels(labels_arr, self.doc.labels, self.win.canvas.overlay_layer.hidden)
         self.pred_layer.setVisible(self.show_prediction)
         self.predictionChanged.emit(cur.key)
         if save and labels_arr is not None:
-            self._save(cur.key, labels_arr)
+            self._save(cur.key, labels_arr, self.display_probs())
         self._update_uncertainty()
 
-    def _save(self, key: str, labels_arr: np.ndarray) -> None:
+    def refresh_display(self) -> None:
+        """Redraw the shown prediction (e.g. after classes were hidden), without saving it again."""
+        self._display_changed(save=False)
+
+    def _save(self, key: str, labels_arr: np.ndarray, probs: np.ndarray | None = None) -> None:
         project = self.win.project
         if project is None:
             return
 
         def write() -> str:
             project.write_prediction(key, labels_arr)
+            if probs is not None:   # the score "Next image needing attention" ranks by
+                attention.record_scores(project, {key: attention.image_uncertainty(probs)})
             return project.status(key).value
 
         def done(status: str) -> None:

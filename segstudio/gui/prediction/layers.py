@@ -38,9 +38,10 @@ def stripe_period(shape: tuple[int, int]) -> int:
     return max(6, min(shape) // 48)
 
 
-def hatched(labels_arr: np.ndarray, labels: LabelSet) -> np.ndarray:
-    """ARGB32 buffer of ``labels_arr`` in class colours, every other diagonal band clear."""
-    out = overlay_lut(labels, labels_arr.dtype)[labels_arr]
+def hatched(labels_arr: np.ndarray, labels: LabelSet, hidden=()) -> np.ndarray:
+    """ARGB32 buffer of ``labels_arr`` in class colours, every other diagonal band clear;
+    ``hidden`` classes (hidden in the label panel) are not drawn."""
+    out = overlay_lut(labels, labels_arr.dtype, hidden)[labels_arr]
     h, w = labels_arr.shape
     period = stripe_period((h, w))
     diag = (np.arange(h)[:, None] + np.arange(w)[None, :]) // period
@@ -96,8 +97,8 @@ class PredictionLayer(_Layer):
     def __init__(self) -> None:
         super().__init__(1.5, 0.85)
 
-    def show_labels(self, labels_arr: np.ndarray | None, labels: LabelSet) -> None:
-        self.set_buffer(None if labels_arr is None else hatched(labels_arr, labels))
+    def show_labels(self, labels_arr: np.ndarray | None, labels: LabelSet, hidden=()) -> None:
+        self.set_buffer(None if labels_arr is None else hatched(labels_arr, labels, hidden))
 
 
 class HeatLayer(_Layer):
