@@ -22,7 +22,7 @@ from segstudio.gui.canvas import smart_tools as S, tools as T
 MainWindow = QMainWindow
 
 TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I",
-             S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C"}
+             S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C", S.SAM: "A"}
 TOOL_LABELS = {**T.TOOL_NAMES, **S.SMART_NAMES}
 TOOL_SHORT = {**T.SHORT_NAMES, **S.SMART_SHORT}
 

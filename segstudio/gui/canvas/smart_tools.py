@@ -15,6 +15,7 @@ image changed meanwhile), and the SAM image embedding (``segstudio.gui.canvas.sa
   scribbles, Ctrl+drag background scribbles (kept until the box is drawn or Esc).
 * Scribble + CRF (C): a stroke of the current class; the dense CRF re-runs around it on the
   model's cached probabilities (or, without a prediction, on the current mask).
+* Segment Anything (A): point / box prompts, see :mod:`segstudio.gui.canvas.sam_tool`.
 """
 
 from __future__ import annotations
@@ -27,16 +28,18 @@ from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPainterPath, QPen
 
 from segstudio.core import paint
 from segstudio.core.tools import grabcut, region, scribble_crf, superpixel, wand
+from segstudio.gui.canvas.sam_tool import SamTool
 from segstudio.gui.canvas.tools import Tool, ToolState, _pen
 from segstudio.gui.workers import Workers
 
 if TYPE_CHECKING:
     from segstudio.gui.document import Document
 
-REGION, SUPERPIXEL, WAND, GRABCUT, SCRIBBLE = "region", "superpixel", "wand", "grabcut", "scribble_crf"
+REGION, SUPERPIXEL, WAND, GRABCUT, SCRIBBLE, SAM = "region", "superpixel", "wand", "grabcut", "scribble_crf", "sam"
 SMART_NAMES = {REGION: "Region relabel", SUPERPIXEL: "Superpixel brush", WAND: "Magic wand",
-               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF"}
-SMART_SHORT = {REGION: "Region", SUPERPIXEL: "Superpixel", WAND: "Wand", GRABCUT: "GrabCut", SCRIBBLE: "Scribble"}
+               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF", SAM: "Segment Anything"}
+SMART_SHORT = {REGION: "Region", SUPERPIXEL: "Superpixel", WAND: "Wand", GRABCUT: "GrabCut", SCRIBBLE: "Scribble",
+               SAM: "SAM"}
 SCRIBBLE_WIDTH = 3
 
 
@@ -88,8 +91,7 @@ class SmartServices(QObject):
         self._pending.discard(k)
         self.superpixels.put(k[0], sp)
         self.message(f"Superpixels ready: {sp.count}")
-        for fn in list(self.on_ready):
-            fn()
+        self.notify()
 
     def _failed(self, k: Any, exc: BaseException) -> None:
         if isinstance(k, tuple):
@@ -108,8 +110,7 @@ class SmartServices(QObject):
                 self.message(f"{description}: nothing changed")
             else:
                 self.message(f"{description}: done")
-            for cb in list(self.on_ready):
-                cb()
+            self.notify()
 
         self.workers.submit(fn, *args, on_done=done, on_error=lambda exc: self._failed(None, exc))
 
@@ -128,6 +129,14 @@ class SmartServices(QObject):
         if probs is None or pred.current.key != self.doc.key or probs.shape[0] != self.doc.labels.num_classes:
             return None
         return probs
+
+    def notify(self) -> None:
+        """A background result arrived: run the listeners and repaint the canvas (tool previews)."""
+        for fn in list(self.on_ready):
+            fn()
+        canvas = getattr(self.doc.parent(), "canvas", None)
+        if canvas is not None:
+            canvas.viewport().update()
 
     def message(self, text: str) -> None:
         win = self.doc.parent()
@@ -412,7 +421,7 @@ def make_smart_tools(doc: "Document", state: ToolState) -> dict[str, Tool]:
     tools: dict[str, Tool] = {REGION: RegionTool(doc, state, services), WAND: WandTool(doc, state),
                               SUPERPIXEL: SuperpixelTool(doc, state, services),
                               SCRIBBLE: ScribbleTool(doc, state, services),
-                              GRABCUT: GrabCutTool(doc, state, services)}
+                              GRABCUT: GrabCutTool(doc, state, services), SAM: SamTool(doc, state, services)}
     for t in tools.values():
         t.services = services  # type: ignore[attr-defined]
     return tools
