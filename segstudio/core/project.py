@@ -175,6 +175,22 @@ class Project:
             masks.write_mask(self.mask_path(key), mask, self._labels)
             self.set_status(key, status)
 
+    def save_user_mask(self, key: str, mask: np.ndarray) -> Status:
+        """Autosave's write: the user's mask, status edited — except that a mask with no labelled
+        pixel at all (e.g. every stroke undone) is no mask: the file is removed and the status
+        falls back to predicted / unlabelled, so accept and export never take it for the user's work."""
+        if mask.size and not (mask != self._labels.void_value).any():
+            with self._lock:
+                try:
+                    self.mask_path(key).unlink()
+                except FileNotFoundError:
+                    pass
+                status = Status.PREDICTED if self.prediction_path(key).exists() else Status.UNLABELLED
+                self.set_status(key, status)
+            return status
+        self.write_mask(key, mask, Status.EDITED)
+        return Status.EDITED
+
     def write_prediction(self, key: str, mask: np.ndarray) -> None:
         with self._lock:
             self._ensure_labels_saved()

@@ -344,8 +344,8 @@ class Document(QObject):
             self.saver.save(self.key, self.mask, wait=wait)
 
     def _on_saved(self, key: str) -> None:
-        if self.project is not None:
-            self.statusChanged.emit(key, Status.EDITED.value)
+        if self.project is not None:   # edited, or back to predicted/unlabelled when nothing is labelled
+            self.statusChanged.emit(key, self.project.status(key).value)
 
     def set_status(self, key: str, status: Status) -> None:
         """Set a status (e.g. reviewed); the open image's edits are saved first."""

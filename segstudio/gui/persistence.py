@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from segstudio.core import journal
-from segstudio.core.project import Project, Status
+from segstudio.core.project import Project
 from segstudio.gui.workers import Workers
 
 DEFAULT_DELAY_MS = 1000
@@ -86,7 +86,7 @@ class AutoSaver(QObject):
         offset = j.offset
         project = self.project
         self.in_flight += 1
-        self.workers.submit(project.write_mask, key, snapshot, Status.EDITED,
+        self.workers.submit(project.save_user_mask, key, snapshot,
                             on_done=lambda _r: self._landed(project, key, offset),
                             on_error=lambda e: self._failed(project, key, e))
         if wait:

@@ -45,7 +45,7 @@ def make_window(qtbot, tmp_path):
         qtbot.waitExposed(win)
         if folder is not None:
             assert win.open_folder(folder)
-            qtbot.waitUntil(lambda: win.document.mask is not None, timeout=5000)
+            qtbot.waitUntil(lambda: win.document.mask is not None, timeout=20000)
         made.append(win)
         return win
 

@@ -60,3 +60,20 @@ def test_crf_sees_no_fixed_pixels_where_a_stroke_was_undone(make_window, demo_fo
     ctl.set_crf_enabled(True)
     qtbot.waitUntil(lambda: not ctl.busy and ctl.current.crf_labels is not None, timeout=20000)
     assert seen and seen[-1] is None                                # no constraint from the undone stroke
+
+
+def test_undoing_every_stroke_leaves_no_mask_behind(window, qtbot):
+    """Paint, save, undo, save: nothing is labelled, so no mask file and the status is not 'edited'
+    (accept-all and export would otherwise take an all-void mask for the user's work)."""
+    from segstudio.core.project import Project, Status
+
+    doc = window.document
+    project, k = doc.project, doc.key
+    key(window, Qt.Key.Key_3)
+    drag(window, [(5, 40), (60, 40)])
+    doc.save(wait=True)
+    assert project.mask_path(k).exists() and project.status(k) == Status.EDITED
+    key(window, Qt.Key.Key_Z, CTRL)
+    doc.save(wait=True)
+    assert not project.mask_path(k).exists()
+    assert Project(project.folder).status(k) == Status.UNLABELLED

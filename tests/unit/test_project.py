@@ -77,3 +77,19 @@ def test_atomic_write_survives_failure(tmp_path, monkeypatch):
         atomic.write_json(target, {"a": 2})
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_save_user_mask_treats_an_all_void_mask_as_no_mask(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from segstudio.core.project import Project, Status
+
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "a.png")
+    proj = Project(tmp_path)
+    void = proj.labels.void_value
+    assert proj.save_user_mask("a", np.full((4, 5), 2, np.uint8)) == Status.EDITED
+    assert proj.mask_path("a").exists()
+    proj.write_prediction("a", np.full((4, 5), 1, np.uint8))
+    assert proj.save_user_mask("a", np.full((4, 5), void, np.uint8)) == Status.PREDICTED
+    assert not proj.mask_path("a").exists() and proj.status("a") == Status.PREDICTED
