@@ -161,18 +161,9 @@ class Actions:
     # -- tool bars ---------------------------------------------------------------------------
     def _build_toolbars(self) -> None:
         win, state = self.win, self.win.tool_state
-        tb = QToolBar("Tools", win)
-        tb.setObjectName("tools_toolbar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for n in T.TOOL_NAMES:
-            tb.addAction(self.by_name[f"tool_{n}"])
-        tb.addSeparator()
+        tb = self._tool_bar("Tools", "tools_toolbar", T.TOOL_NAMES)
         tb.addWidget(QLabel(" Size "))
-        self.size_box = QSpinBox()
-        self.size_box.setRange(1, 1000)
-        self.size_box.setSuffix(" px")
-        self.size_box.setValue(state.brush_size)
-        self.size_box.valueChanged.connect(state.set_brush_size)
+        self.size_box = _spin_box(1, 1000, state.brush_size, state.set_brush_size, " px")
         tb.addWidget(self.size_box)
         self.preserve_box = QCheckBox("Preserve labels")
         self.preserve_box.toggled.connect(self.by_name["preserve"].setChecked)
@@ -205,30 +196,28 @@ class Actions:
         win.document.labelsChanged.connect(self.fill_replace_sources)
         self.fill_replace_sources()
 
+    def _tool_bar(self, title: str, object_name: str, tools) -> QToolBar:
+        """A text-only tool bar with the buttons of ``tools`` and a separator."""
+        bar = QToolBar(title, self.win)
+        bar.setObjectName(object_name)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for n in tools:
+            bar.addAction(self.by_name[f"tool_{n}"])
+        bar.addSeparator()
+        return bar
+
     def _build_smart_toolbar(self) -> QToolBar:
         """Second tool-bar row: the smart tools and their settings (wand tolerance, superpixel size)."""
         win, state = self.win, self.win.tool_state
         win.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
-        sb = QToolBar("Smart tools", win)
-        sb.setObjectName("smart_toolbar")
-        sb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for n in S.SMART_NAMES:
-            sb.addAction(self.by_name[f"tool_{n}"])
-        sb.addSeparator()
+        sb = self._tool_bar("Smart tools", "smart_toolbar", S.SMART_NAMES)
         sb.addWidget(QLabel(" Tolerance "))
-        self.tolerance_box = QSpinBox()
-        self.tolerance_box.setRange(0, 255)
-        self.tolerance_box.setToolTip("Magic wand colour tolerance (Shift+wheel over the image)")
-        self.tolerance_box.setValue(state.tolerance)
-        self.tolerance_box.valueChanged.connect(state.set_tolerance)
+        self.tolerance_box = _spin_box(0, 255, state.tolerance, state.set_tolerance, "",
+                                       "Magic wand colour tolerance (Shift+wheel over the image)")
         sb.addWidget(self.tolerance_box)
         sb.addWidget(QLabel(" Superpixels "))
-        self.sp_size_box = QSpinBox()
-        self.sp_size_box.setRange(4, 400)
-        self.sp_size_box.setSuffix(" px")
-        self.sp_size_box.setToolTip("Superpixel size (Shift+wheel with the superpixel brush)")
-        self.sp_size_box.setValue(state.sp_size)
-        self.sp_size_box.valueChanged.connect(state.set_sp_size)
+        self.sp_size_box = _spin_box(4, 400, state.sp_size, state.set_sp_size, " px",
+                                     "Superpixel size (Shift+wheel with the superpixel brush)")
         sb.addWidget(self.sp_size_box)
         snap = QCheckBox("Snap region")
         snap.setToolTip("Region relabel follows superpixel boundaries")
@@ -261,6 +250,16 @@ class Actions:
             tb.setEnabled(on)
         for n in ("export", "import", "retrain", "accept_all"):   # need an open folder
             self.by_name[n].setEnabled(on)
+
+
+def _spin_box(lo: int, hi: int, value: int, slot: Callable, suffix: str = "", tip: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSuffix(suffix)
+    box.setToolTip(tip)
+    box.setValue(value)
+    box.valueChanged.connect(slot)
+    return box
 
 
 def _dialogs():

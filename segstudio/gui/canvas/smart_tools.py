@@ -183,10 +183,15 @@ class WandTool(Tool):
         self.doc.apply_stamp("Magic wand", stamp, self.state.current_class, self.state.preserve)
 
     def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
-        if not modifiers & Qt.KeyboardModifier.ShiftModifier:
-            return False
-        self.state.set_tolerance(self.state.tolerance + (2 if delta > 0 else -2))
-        return True
+        return _shift_wheel(delta, modifiers, self.state.set_tolerance, self.state.tolerance)
+
+
+def _shift_wheel(delta: int, modifiers: Qt.KeyboardModifier, setter: Callable[[float], None], value: float) -> bool:
+    """Shift+wheel steps a tool setting by 2 (True: used; a plain wheel keeps zooming)."""
+    if not modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return False
+    setter(value + (2 if delta > 0 else -2))
+    return True
 
 
 class _StrokeTool(Tool):
@@ -294,10 +299,7 @@ class SuperpixelTool(_StrokeTool):
                              self.state.preserve)
 
     def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
-        if not modifiers & Qt.KeyboardModifier.ShiftModifier:
-            return False
-        self.state.set_sp_size(self.state.sp_size + (2 if delta > 0 else -2))
-        return True
+        return _shift_wheel(delta, modifiers, self.state.set_sp_size, self.state.sp_size)
 
 
 class ScribbleTool(_StrokeTool):

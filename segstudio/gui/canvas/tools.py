@@ -50,27 +50,22 @@ class ToolState(QObject):
         self.snap_superpixels = False              # region relabel snapped to superpixels
         self.crf_params = _crf_params()            # scribble + CRF
 
-    def set_tolerance(self, value: float) -> None:
-        value = _wand.clamp_tolerance(value)
-        if value != self.tolerance:
-            self.tolerance = value
+    def _update(self, attr: str, value) -> None:
+        if value != getattr(self, attr):
+            setattr(self, attr, value)
             self.changed.emit()
+
+    def set_tolerance(self, value: float) -> None:
+        self._update("tolerance", _wand.clamp_tolerance(value))
 
     def set_sp_size(self, size: float) -> None:
-        size = int(min(_sp.MAX_SIZE, max(_sp.MIN_SIZE, round(size))))
-        if size != self.sp_size:
-            self.sp_size = size
-            self.changed.emit()
+        self._update("sp_size", int(min(_sp.MAX_SIZE, max(_sp.MIN_SIZE, round(size)))))
 
     def set_snap(self, on: bool) -> None:
-        if bool(on) != self.snap_superpixels:
-            self.snap_superpixels = bool(on)
-            self.changed.emit()
+        self._update("snap_superpixels", bool(on))
 
     def set_tool(self, name: str) -> None:
-        if name != self.tool:
-            self.tool = name
-            self.changed.emit()
+        self._update("tool", name)
 
     def set_class(self, cid: int) -> None:
         if cid != self.current_class:
@@ -79,10 +74,7 @@ class ToolState(QObject):
             self.changed.emit()
 
     def set_brush_size(self, size: float) -> None:
-        size = paint.clamp_brush(size)
-        if size != self.brush_size:
-            self.brush_size = size
-            self.changed.emit()
+        self._update("brush_size", paint.clamp_brush(size))
 
     def grow(self, direction: int) -> None:
         """``[`` / ``]``: about 15 % smaller/larger, at least one pixel."""
@@ -90,9 +82,7 @@ class ToolState(QObject):
         self.set_brush_size(self.brush_size + direction * step)
 
     def set_preserve(self, on: bool) -> None:
-        if bool(on) != self.preserve:
-            self.preserve = bool(on)
-            self.changed.emit()
+        self._update("preserve", bool(on))
 
 
 def _crf_params() -> CRFParams:
