@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
             return False
         self.close_folder()
         recovered, errors = journal.recover(project)
-        for e in errors:
+        for e in [*project.warnings, *errors]:  # bad state.json/labels.json were set aside (issue 14)
             self.status.error(e)
         if recovered:
             self.status.error(f"Recovered unsaved edits of {len(recovered)} image(s) from the crash journal")
