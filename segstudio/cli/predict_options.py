@@ -32,6 +32,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="tile size for large images (default: tile images above 4 MP; 0: never)")
     p.add_argument("--tile-overlap", type=int, default=128, help="pixels shared by neighbouring tiles")
     p.add_argument("--max-side", type=int, default=None, help="downscale images whose long side exceeds this")
+    p.add_argument("--tta", default="none", choices=("none", "flip", "ms"),
+                   help="test-time augmentation: flip (2 passes) or ms (scales 0.75/1/1.25 with flips, 6 passes)")
     p.add_argument("--save-probs", action="store_true", help="also write <stem>.npy (float16 C×H×W probabilities)")
     p.add_argument("--crf", action="store_true", help="refine each prediction with a dense CRF")
     p.add_argument("--crf-params", type=Path, default=None, help="JSON object of CRF parameters")
@@ -81,7 +83,8 @@ def build_predictor(args: argparse.Namespace, labels: Any = None) -> Any:
     ray = getattr(args, "runner", "local") == "ray"  # the driver only checks the model; Ray workers run it
     return Predictor(model_path(args), device="cpu" if ray else args.device, engine=args.engine, tile=args.tile,
                      tile_overlap=args.tile_overlap, max_side=args.max_side, labels=labels, arch=args.arch,
-                     num_classes=args.num_classes, allow_torchscript=args.model is not None)
+                     num_classes=args.num_classes, allow_torchscript=args.model is not None,
+                     tta=getattr(args, "tta", "none"))
 
 
 def describe(args: argparse.Namespace, predictor: Any, count: int, dest: Any) -> None:

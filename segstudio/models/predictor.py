@@ -14,8 +14,10 @@ ImageNet's). Engines:
   has no export yet exports it into the cache first.
 
 Labels come from the argmax of the logits; probabilities (softmax, float32) are only computed
-when asked for. Large images: ``tile=None`` tiles images over ``AUTO_TILE_PIXELS`` (tile 1024),
-``tile=0`` never tiles, ``tile=N`` tiles when a side exceeds N; ``max_side`` downsizes the image
+when asked for. ``tta="flip"|"ms"`` averages the probabilities over mirrored (and rescaled)
+copies (see ``tta``); labels are then the argmax of the averaged probabilities. Large images: ``tile=None`` tiles images over ``AUTO_TILE_PIXELS`` (tile 1024),
+``tile=0`` never tiles, ``tile=N`` tiles when a side exceeds N; tiles of a tile row run through
+the network ``batch_size`` at a time and ``on_progress(done, total)`` reports tiles within the image; ``max_side`` downsizes the image
 first and upsamples the probabilities back (see ``tiling``).
 """
 
@@ -38,6 +40,8 @@ from segstudio.models import tiling
 from segstudio.models.checkpoint import IMAGENET_MEAN, IMAGENET_STD, Checkpoint, CheckpointError
 from segstudio.models.devices import select_device
 from segstudio.models.loading import LoadedModel, from_checkpoint, generic_labels, load_model_file
+from segstudio.models.tta import check_mode as check_tta
+from segstudio.models.tta import tta_probs
 
 ENGINES = ("auto", "torch", "onnxruntime")
 
@@ -166,7 +170,7 @@ class Predictor:
                  labels: LabelSet | None = None, mean=None, std=None, arch: str | None = None,
                  num_classes: int | None = None, allow_torchscript: bool = False,
                  prob_budget: int = tiling.DEFAULT_BUDGET, batch_size: int | None = None,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", tta: str = "none") -> None:
         engine = (engine or "auto").lower()
         if engine not in ENGINES:
             raise PredictorError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -177,6 +181,8 @@ class Predictor:
         self.source_path: Path | None = None
         self.notices: list[str] = []
         self.on_notice: Callable[[str], None] | None = None
+        self.tta = check_tta(tta)
+        self.on_progress: Callable[[int, int], None] | None = None   # (tiles done, tiles) within a tiled image
         loaded = self._resolve(source, engine, labels, mean, std, arch, num_classes, allow_torchscript)
         self.loaded = loaded
         if loaded.kind == "onnx":
@@ -261,7 +267,7 @@ class Predictor:
                 "mean": list(lm.mean), "std": list(lm.std), "device": self.device, "engine": self.engine,
                 "precision": _precision_name(getattr(self._runner, "autocast_dtype", None)),
                 "channels_last": bool(getattr(self._runner, "channels_last", False)),
-                "tile": self.tile, "tile_overlap": self.tile_overlap, "max_side": self.max_side}
+                "tile": self.tile, "tile_overlap": self.tile_overlap, "max_side": self.max_side, "tta": self.tta}
 
     # -- inference ---------------------------------------------------------------------------
     def _tile_size(self, h: int, w: int) -> int | None:
@@ -299,10 +305,20 @@ class Predictor:
             probs = torch.softmax(logits.float(), 0).cpu().contiguous().numpy()
         return Prediction(labels, probs)
 
+    def _finish_probs(self, probs: torch.Tensor, want_probs: bool) -> Prediction:
+        """``C×H×W`` (averaged) probabilities -> labels (argmax) and, if wanted, the probabilities."""
+        wide = self.labels.dtype == np.uint16
+        ids = probs.argmax(0).to(torch.int32 if wide else torch.uint8).cpu().numpy()
+        return Prediction(ids.astype(np.uint16) if wide else ids,
+                          probs.cpu().contiguous().numpy() if want_probs else None)
+
+    def tiles_probs(self, batch: np.ndarray) -> np.ndarray:
+        """``N×C×h×w`` float32 probabilities of ``N×h×w×3`` uint8 (tile) images, with the TTA mode."""
+        return tta_probs(self._runner.logits, batch, self.tta).cpu().contiguous().numpy()
+
     def tile_probs(self, rgb: np.ndarray) -> np.ndarray:
         """``C×h×w`` float32 probabilities of one (tile) image."""
-        logits = self._runner.logits(rgb[None])[0]
-        return torch.softmax(logits.float(), 0).cpu().contiguous().numpy()
+        return self.tiles_probs(rgb[None])[0]
 
     def predict(self, image: np.ndarray, want_probs: bool = True) -> Prediction:
         """Labels (and probabilities) of an ``H×W×3`` uint8 RGB image."""
@@ -313,13 +329,17 @@ class Predictor:
         tile = self._tile_size(*work.shape[:2])
         if scale == 1.0 and tile is None:
             try:
+                if self.tta != "none":
+                    return self._finish_probs(tta_probs(self._runner.logits, work[None], self.tta)[0], want_probs)
                 return self._finish(self._runner.logits(work[None])[0], want_probs)
             except torch.OutOfMemoryError:
                 tile = self._tile_after_oom(w, h)
         dtype = self.labels.dtype
         if tile is not None:
-            labels, probs = tiling.predict_tiled(work, self.tile_probs, self.num_classes, tile, self.tile_overlap,
-                                                 want_probs or scale < 1.0, dtype, self.prob_budget)
+            labels, probs = tiling.predict_tiled(work, None, self.num_classes, tile, self.tile_overlap,
+                                                 want_probs or scale < 1.0, dtype, self.prob_budget,
+                                                 batch_fn=self.tiles_probs, batch_size=self.batch_size,
+                                                 progress=self.on_progress)
             if scale == 1.0:
                 return Prediction(labels, probs)
         else:
@@ -344,6 +364,10 @@ class Predictor:
                     j += 1
             if j - i == 1:
                 out[i] = self.predict(rgbs[i], want_probs)
+            elif self.tta != "none":
+                probs = tta_probs(self._runner.logits, np.stack(rgbs[i:j]), self.tta)
+                for k in range(j - i):
+                    out[i + k] = self._finish_probs(probs[k], want_probs)
             else:
                 logits = self._runner.logits(np.stack(rgbs[i:j]))
                 for k in range(j - i):
