@@ -353,6 +353,6 @@ class Document(QObject):
             return
         if key == self.key and self.mask is not None:
             self.saver.mark_dirty(key)   # make sure the reviewed state has a mask on disk
-            self.saver.save(key, self.mask, wait=True)
+            self.saver.save(key, self.mask, wait=True, keep_empty=True)
         self.project.set_status(key, status)
         self.statusChanged.emit(key, Status(status).value)

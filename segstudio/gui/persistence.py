@@ -76,8 +76,11 @@ class AutoSaver(QObject):
         if key is not None and mask is not None:
             self.save(key, mask)
 
-    def save(self, key: str, mask: np.ndarray, wait: bool = False) -> None:
-        """Save ``key`` if it has unsaved edits: a snapshot now, written on the save thread."""
+    def save(self, key: str, mask: np.ndarray, wait: bool = False, keep_empty: bool = False) -> None:
+        """Save ``key`` if it has unsaved edits: a snapshot now, written on the save thread.
+
+        A mask with nothing labelled is removed rather than saved (``Project.save_user_mask``) unless
+        ``keep_empty`` (the user confirmed it, e.g. marked the image reviewed)."""
         if self.project is None or key not in self.dirty:
             return
         self.dirty.discard(key)
@@ -86,7 +89,8 @@ class AutoSaver(QObject):
         offset = j.offset
         project = self.project
         self.in_flight += 1
-        self.workers.submit(project.save_user_mask, key, snapshot,
+        write = project.write_mask if keep_empty else project.save_user_mask
+        self.workers.submit(write, key, snapshot,
                             on_done=lambda _r: self._landed(project, key, offset),
                             on_error=lambda e: self._failed(project, key, e))
         if wait:
