@@ -50,6 +50,7 @@ class BatchProgress:
     rate: float               # processed images per second (skipped ones not counted)
     eta: float | None         # seconds left, None until a rate is known
     current: Path | None = None
+    within: float | None = None   # fraction of the current image done (tiled images report tiles)
 
 
 @dataclass
@@ -164,7 +165,7 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
         mask, probs = refine_outputs(rgb, pred.labels, probs, labels, crf_fn)
         write_outputs(dst, mask, probs, labels, save_probs)
 
-    def report(current: Path | None) -> None:
+    def report(current: Path | None, within: float | None = None) -> None:
         if progress is None:
             return
         elapsed = time.perf_counter() - t0
@@ -173,7 +174,7 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
         done = len(result.written) + len(result.skipped) + len(result.failed)
         eta = (result.total - done) / rate if rate > 0 else None
         progress(BatchProgress(done, result.total, len(result.written), len(result.skipped), len(result.failed),
-                               elapsed, rate, eta, current))
+                               elapsed, rate, eta, current, within))
 
     pending: deque[tuple[Path, Future]] = deque()
     fatal: list[DiskError] = []   # the first disk fault that stops the job
@@ -221,6 +222,9 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
                 continue
             result.wait_seconds += time.perf_counter() - t
             t = time.perf_counter()
+            hook = hasattr(predictor, "on_progress")   # tiles within a large image (issue 14, case 13)
+            if hook:
+                predictor.on_progress = lambda done, n, src=src: report(src, done / n)
             try:
                 pred = predictor.predict(rgb, want_probs=want_probs)
             except Exception as exc:  # noqa: BLE001
@@ -229,6 +233,8 @@ def run_batch(predictor: Any, images: Iterable[str | Path], out_dir: str | Path,
                 continue
             finally:
                 result.model_seconds += time.perf_counter() - t
+                if hook:
+                    predictor.on_progress = None
             pending.append((src, write_pool.submit(post, src, dst, rgb, pred)))
             reap(max_pending)
             report(src)
@@ -292,7 +298,8 @@ class TextProgress:
         fill = int(round(frac * self.width))
         eta = "--:--" if info.eta is None else _clock(info.eta)
         line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {info.done}/{info.total} {frac:4.0%} "
-                f"{info.rate:5.2f} img/s ETA {eta}" + (f"  {info.failed} failed" if info.failed else ""))
+                f"{info.rate:5.2f} img/s ETA {eta}" + (f"  {info.failed} failed" if info.failed else "")
+                + (f"  current image {info.within:.0%}" if info.within is not None and info.within < 1 else ""))
         if self.tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
             self._open = not final

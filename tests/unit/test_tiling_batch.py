@@ -65,3 +65,24 @@ def test_predictor_reports_progress_within_a_tiled_image(predictor):
     out = predictor.predict(image(200, 300), want_probs=False)
     assert out.labels.shape == (200, 300)
     assert len(seen) > 4 and seen[-1][0] == seen[-1][1]
+
+
+def test_batch_reports_progress_within_a_large_image(predictor, tmp_path):
+    """Issue 14, case 13: a large (tiled) image shows signs of life before it is done."""
+    import cv2
+
+    from segstudio.models.batch import TextProgress, run_batch
+
+    predictor.tile, predictor.tile_overlap = 64, 16
+    cv2.imwrite(str(tmp_path / "big.png"), image(200, 260))
+    seen = []
+    run_batch(predictor, [tmp_path / "big.png"], tmp_path / "out", progress=seen.append)
+    within = [p.within for p in seen if p.within is not None]
+    assert len(within) > 4 and within == sorted(within) and within[-1] == 1.0
+    assert all(p.done == 0 for p in seen if p.within is not None and p.within < 1)
+    assert predictor.on_progress is None
+    import io
+
+    stream = io.StringIO()
+    TextProgress(stream, every=0)(next(p for p in seen if p.within is not None and 0 < p.within < 1))
+    assert "current image" in stream.getvalue()
