@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.start_page.folderChosen.connect(self.open_folder)
         self.file_model.listed.connect(self._listed)
         self.file_model.scanFailed.connect(self.status.error)
+        self.file_model.skipped.connect(self._skipped_entries)
 
     # -- public API for panels ------------------------------------------------------------------
     def current_key(self) -> str | None:
@@ -168,6 +169,11 @@ class MainWindow(QMainWindow):
                 dock.show()
             self.restoreState(state)
         self.actions_.set_editing_enabled(True)
+
+    def _skipped_entries(self, messages: list[str]) -> None:
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        self.status.error(f"{len(messages)} folder entr{'y' if len(messages) == 1 else 'ies'} skipped: "
+                          f"{messages[0]}{more}")
 
     def _listed(self, count: int) -> None:
         self.status.showMessage(f"{count} images in {self.project.folder}" if self.project else "", 5000)

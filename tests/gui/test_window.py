@@ -136,10 +136,22 @@ def test_fast_scan_matches_project_keys(tmp_path):
     for n in ("a.jpg", "a.png", "b10.png", "b9.PNG", ".hidden.png", "c.txt", "img2.tif"):
         (tmp_path / n).touch()
     os.mkdir(tmp_path / "dir.png")
-    keys, paths = scan_folder(tmp_path)
+    keys, paths, skipped = scan_folder(tmp_path)
     proj = Project(tmp_path)
     assert keys == list(proj.images) == ["a.jpg", "a.png", "b9", "b10", "img2"]
     assert [str(p) for p in paths] == [str(p) for p in proj.images.values()]
+    assert len(skipped) == 1 and str(tmp_path / "dir.png") in skipped[0]     # the folder named like an image
+
+
+def test_skipped_folder_entries_are_reported_in_the_window(make_window, tmp_path, qtbot):
+    import os
+
+    folder = make_images(tmp_path / "imgs", n=2)
+    os.symlink("loop.png", folder / "loop.png")                 # a symlink loop
+    win = make_window(folder)
+    qtbot.waitUntil(lambda: "skipped" in win.status.currentMessage(), timeout=10000)
+    assert str(folder / "loop.png") in win.status.currentMessage()
+    assert win.file_model.rowCount() == 2
 
 
 def test_pan_with_middle_drag_and_space_drag(window):

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QHBoxLayout, Q
                                QVBoxLayout, QWidget)
 
 from segstudio.core import attention
-from segstudio.core.images import list_image_names
+from segstudio.core.images import scan_image_names
 from segstudio.core.project import Project, Status, keys_for_names
 from segstudio.gui.theme import STATUS_COLORS
 from segstudio.gui.thumbnails import ThumbnailCache
@@ -36,15 +36,17 @@ KeyRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 
 
-def scan_folder(folder: Path) -> tuple[list[str], list[Path]]:
-    """Keys and paths of the folder's images, as ``Project.images`` has them; paths are built
-    lazily for big folders."""
+def scan_folder(folder: Path) -> tuple[list[str], list[Path], list[str]]:
+    """Keys and paths of the folder's images, as ``Project.images`` has them (paths are built
+    lazily for big folders), and one message per skipped entry (symlink loop, FIFO, …)."""
     folder = Path(folder)
     if not folder.is_dir():
-        return [], []
-    names = list_image_names(folder)
+        return [], [], []
+    listing = scan_image_names(folder)
+    names = listing.names
     keys = keys_for_names(names)
-    return keys, [folder / n for n in names] if len(names) < 5000 else _LazyPaths(folder, names)
+    paths = [folder / n for n in names] if len(names) < 5000 else _LazyPaths(folder, names)
+    return keys, paths, listing.messages()
 
 
 class _LazyPaths(list):
@@ -96,6 +98,7 @@ def _thumb_icon(img: QImage, status: Status) -> QIcon:
 class FileListModel(QAbstractListModel):
     listed = Signal(int)       # number of images, when the scan finished
     scanFailed = Signal(str)
+    skipped = Signal(list)     # "<path>: <why>" per folder entry that is not a readable image
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -139,16 +142,18 @@ class FileListModel(QAbstractListModel):
             self.workers.submit(scan_folder, project.folder, on_done=lambda r: self._listed(gen, r),
                                 on_error=lambda e: self.scanFailed.emit(str(e)))
 
-    def _listed(self, gen: int, result: tuple[list[str], list[Path]]) -> None:
+    def _listed(self, gen: int, result: tuple[list[str], list[Path], list[str]]) -> None:
         if gen != self._gen:
             return
         self.beginResetModel()
-        self.keys, self.paths = result
+        self.keys, self.paths, skipped = result
         self._row_of = {k: i for i, k in enumerate(self.keys)}
         self._status = np.full(len(self.keys), -1, np.int8)
         self._refilter()
         self.endResetModel()
         self.listed.emit(len(self.keys))
+        if skipped:
+            self.skipped.emit(skipped)
         project, keys = self.project, list(self.keys)
         self.workers.submit(bulk_statuses, project, keys, on_done=lambda st: self._statuses(gen, 0, st))
 
