@@ -137,10 +137,23 @@ class SamTorch(PromptableModel):
 
     @torch.inference_mode()
     def _decode(self, emb, points, labels, box):
-        p = self.predictor
-        p.features, p.original_size, p.input_size = emb
-        p.is_image_set = True
-        masks, scores, _ = p.predict(point_coords=points, point_labels=labels, box=box,
-                                     multimask_output=points is not None and len(points) == 1 and box is None)
-        i = int(np.argmax(scores))
-        return masks[i], float(scores[i])
+        """Prompt encoder + mask decoder; the chosen low-res mask is scaled to the image in one step
+        (``SamPredictor`` goes through 1024×1024 first, the slowest part on a CPU)."""
+        features, original, input_size = emb
+        sam, tr, dev = self.sam, self.predictor.transform, self.device
+        pts = None
+        if points is not None:
+            c = torch.as_tensor(tr.apply_coords(points, original), dtype=torch.float, device=dev)[None]
+            pts = (c, torch.as_tensor(labels, dtype=torch.int, device=dev)[None])
+        bx = torch.as_tensor(tr.apply_boxes(box, original), dtype=torch.float, device=dev) if box is not None else None
+        sparse, dense = sam.prompt_encoder(points=pts, boxes=bx, masks=None)
+        multi = points is not None and len(points) == 1 and box is None
+        low, iou = sam.mask_decoder(image_embeddings=features, image_pe=sam.prompt_encoder.get_dense_pe(),
+                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                    multimask_output=multi)
+        i = int(torch.argmax(iou[0]))
+        side, (lh, lw) = sam.image_encoder.img_size, low.shape[-2:]
+        h, w = -(-input_size[0] * lh // side), -(-input_size[1] * lw // side)   # the unpadded part
+        logits = torch.nn.functional.interpolate(low[:, i:i + 1, :h, :w], size=tuple(original), mode="bilinear",
+                                                 align_corners=False)
+        return (logits[0, 0] > sam.mask_threshold).cpu().numpy(), float(iou[0, i])
