@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "for the data and device (printed)")
     m.add_argument("--arch-options", default=None,
                    help='JSON dict of architecture options, e.g. \'{"width": 24}\' (default: the --from checkpoint\'s)')
+    m.add_argument("--backbone-weights", default=None, metavar="FILE|hub",
+                   help="start the backbone from a local torchvision ImageNet state dict (or 'hub': the torch hub "
+                        "cache, if it holds one); never downloads; needs --arch")
     m.add_argument("--from", dest="from_ckpt", default=None, help="fine-tune from this checkpoint (classes mapped by name)")
     m.add_argument("--out", type=Path, required=True, help="checkpoint to write (best by val mIoU)")
     o = p.add_argument_group("budget and optimisation")
@@ -166,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     setup = choose_setup(facts, device.type)
     arch, arch_options = args.arch, json.loads(args.arch_options) if args.arch_options else None
     mean, std = facts.mean, facts.std
+    if args.backbone_weights:  # a start checkpoint holding the pretrained backbone (models/pretrained.py)
+        from segstudio.models.pretrained import start_checkpoint
+        args.from_ckpt = str(start_checkpoint(arch, arch_options or {}, labels, args.backbone_weights, args.out))
     if args.from_ckpt:
         from segstudio.models.checkpoint import load_checkpoint
         base = load_checkpoint(args.from_ckpt)

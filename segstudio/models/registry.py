@@ -53,6 +53,7 @@ def spec(arch: str) -> ArchSpec:
 def build_model(arch: str, num_classes: int, **options: Any):
     """Build ``arch`` for ``num_classes`` outputs; ``options`` override the spec's defaults."""
     s = spec(arch)
+    options = {k: v for k, v in options.items() if k != "backbone_init"}  # provenance only (models.pretrained)
     kwargs = {**s.defaults, **options}
     try:
         return s.load_builder()(num_classes, **kwargs)

@@ -214,3 +214,56 @@ def test_unet3p_aux_outputs_only_in_training():
     with torch.inference_mode():
         m(torch.rand(1, 3, 32, 48))
     assert m.aux_logits == [] and m.aux_presence is None
+
+
+# --- pretrained backbones from local files ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def resnet18_file(tmp_path_factory):
+    from torchvision.models import resnet18
+
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("tv") / "resnet18-f37072fd.pth"
+    torch.save(resnet18(weights=None).state_dict(), path)
+    return path
+
+
+def test_backbone_weights_from_a_local_torchvision_file(resnet18_file, tmp_path):
+    from segstudio.models.loading import generic_labels
+    from segstudio.models.pretrained import start_checkpoint
+
+    opts = {"backbone": "resnet18", "features": 8}
+    init = start_checkpoint("refinenet", opts, generic_labels(3), resnet18_file, tmp_path / "m.pt")
+    assert init == tmp_path / "m.init.pt"
+    ckpt = load_checkpoint(init)
+    src = torch.load(resnet18_file, weights_only=True)
+    assert torch.allclose(ckpt.state_dict["backbone.layer4.1.conv2.weight"].float(), src["layer4.1.conv2.weight"],
+                          atol=1e-3)   # fp16 storage
+    record = ckpt.arch_options["backbone_init"]
+    assert record["file"] == "resnet18-f37072fd.pth" and len(record["sha256"]) == 64 and record["tensors"] == 100
+    assert ckpt.build()(torch.rand(1, 3, 33, 47)).shape == (1, 3, 33, 47)   # the record is inert when building
+
+
+def test_backbone_weights_from_the_hub_cache_only(resnet18_file, tmp_path, monkeypatch):
+    import shutil
+
+    from segstudio.models.loading import generic_labels
+    from segstudio.models.pretrained import BackboneWeightsError, start_checkpoint
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    with pytest.raises(BackboneWeightsError, match="nothing is downloaded"):
+        start_checkpoint("gcn", {"backbone": "resnet18", "k": 7}, generic_labels(3), "hub", tmp_path / "a.pt")
+    (tmp_path / "th" / "hub" / "checkpoints").mkdir(parents=True)
+    shutil.copy(resnet18_file, tmp_path / "th" / "hub" / "checkpoints")
+    init = start_checkpoint("gcn", {"backbone": "resnet18", "k": 7}, generic_labels(3), "hub", tmp_path / "a.pt")
+    assert load_checkpoint(init).meta["backbone_weights"]["path"].startswith(str(tmp_path / "th"))
+
+
+def test_backbone_weights_that_do_not_fit_are_refused(resnet18_file, tmp_path):
+    from segstudio.models.loading import generic_labels
+    from segstudio.models.pretrained import BackboneWeightsError, start_checkpoint
+
+    with pytest.raises(BackboneWeightsError, match="tensors fit"):
+        start_checkpoint("deeplabv1", {"width_mult": 1 / 16}, generic_labels(3), resnet18_file, tmp_path / "b.pt")
+    with pytest.raises(BackboneWeightsError, match="no pretrained backbone"):
+        start_checkpoint("unetpp", {}, generic_labels(3), resnet18_file, tmp_path / "c.pt")
