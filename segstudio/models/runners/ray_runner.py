@@ -40,6 +40,7 @@ from segstudio.models.runners.spec import PredictorSpec
 class RayBatchResult(BatchResult):
     per_node: dict[str, int] = field(default_factory=dict)   # images predicted on each Ray node (by node id)
 
+ACTOR_START_TIMEOUT = 600   # seconds the Predictor actors may take to start before the run fails
 _NO_RGB = np.zeros((0, 0, 3), np.uint8)
 _NO_PROBS = np.zeros((0, 0, 0), np.float32)
 
@@ -180,11 +181,15 @@ def run(spec: PredictorSpec, images: Iterable[str | Path], out_dir: str | Path,
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
+        ctx.wait_for_min_actors_s = ACTOR_START_TIMEOUT  # all workers up first; fail, never hang, when they cannot
+        # balance images over all Predictor actors rather than keep them on the node that decoded them
+        # (an image is small next to a forward pass; idle GPUs elsewhere cost more than the transfer)
+        ctx.execution_options.actor_locality_enabled = False
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         cpus = fit_worker_cpus(float(ray.cluster_resources().get("CPU", 1.0)), max(1, workers), cpus_per_worker,
                                io_cpus, nodes)
         items = [{"src": str(src), "dst": str(dst)} for src, dst in todo]
-        ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * max(1, workers), 10_000)))
+        ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 10_000)))  # per-image streaming
         ds = ds.map(_decode, num_cpus=io_cpus)  # tasks: Ray retries them (3 times) when a worker dies
         ds = ds.map_batches(PredictWorker, fn_constructor_kwargs={"spec": spec, "want_probs": want_probs,
                                                                   "keep_rgb": bool(crf)},
@@ -206,6 +211,11 @@ def run(spec: PredictorSpec, images: Iterable[str | Path], out_dir: str | Path,
             if cancel is not None and cancel():
                 result.cancelled = True
                 break
+    except ray.exceptions.GetTimeoutError:
+        result.cancelled = True
+        raise SegStudioError(f"the Ray cluster could not start {workers} Predictor worker(s) with "
+                             f"{gpus_per_worker:g} GPU(s) and {cpus_per_worker:g} CPU(s) each within "
+                             f"{ACTOR_START_TIMEOUT} s (see `ray status`; lower --workers or --gpus-per-worker)") from None
     except BaseException:
         result.cancelled = True
         raise

@@ -4,7 +4,10 @@ The local runner builds it once in this process; the Ray runner ships the spec t
 which builds its own Predictor (on its GPU when it has one). The model file must therefore be
 at a path every worker can read (a shared filesystem on a cluster). ``simulated_delay`` adds a
 sleep after every prediction — a benchmark/test-only mode that imitates a model step that
-dominates the run; it changes timings only, never outputs.
+dominates the run; it changes timings only, never outputs. ``threads`` sets torch's CPU threads
+in the worker: a CPU forward pass can differ in the last bits with the thread count (now and then
+one pixel's argmax flips on a near tie), so workers that must write the local runner's exact bytes
+use the local run's thread count (``cli.runner_options`` passes the driver's).
 """
 
 from __future__ import annotations
@@ -20,10 +23,15 @@ class PredictorSpec:
     source: str                                     # model file path (checkpoint, .ts, .onnx)
     options: dict[str, Any] = field(default_factory=dict)   # Predictor keyword arguments
     simulated_delay: float = 0.0                    # seconds slept per image (benchmarks/tests only)
+    threads: int | None = None                      # torch CPU threads in the worker (None: leave as is)
 
     def build(self) -> Any:
         from segstudio.models.predictor import Predictor
 
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         predictor = Predictor(self.source, **self.options)
         return _Delayed(predictor, self.simulated_delay) if self.simulated_delay > 0 else predictor
 
