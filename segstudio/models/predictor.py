@@ -314,7 +314,7 @@ class Predictor:
 
     def tiles_probs(self, batch: np.ndarray) -> np.ndarray:
         """``N×C×h×w`` float32 probabilities of ``N×h×w×3`` uint8 (tile) images, with the TTA mode."""
-        return tta_probs(self._runner.logits, batch, self.tta).cpu().contiguous().numpy()
+        return tta_probs(self._runner.logits, batch, self.tta).cpu().numpy()   # channels-last stays (fast argmax)
 
     def tile_probs(self, rgb: np.ndarray) -> np.ndarray:
         """``C×h×w`` float32 probabilities of one (tile) image."""

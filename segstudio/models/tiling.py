@@ -89,7 +89,17 @@ def axis_weights(starts: list[int], i: int, size: int) -> np.ndarray:
 
 
 def _argmax(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    return torch.from_numpy(acc).argmax(0).numpy().astype(dtype, copy=False)
+    """Class axis (0) argmax, first maximum wins. Torch reduces a class axis that is innermost in
+    memory (channels-last tiles) fast; over a C-contiguous array a running maximum is ~10× faster."""
+    if acc.strides[0] == acc.itemsize:
+        return torch.from_numpy(acc).argmax(0).numpy().astype(dtype, copy=False)
+    best = acc[0].copy()
+    idx = np.zeros(acc.shape[1:], dtype)
+    for c in range(1, acc.shape[0]):
+        better = acc[c] > best
+        idx[better] = c
+        np.maximum(best, acc[c], out=best)
+    return idx
 
 
 def predict_tiled(rgb: np.ndarray, probs_fn: ProbsFn | None, num_classes: int, tile: int = DEFAULT_TILE,

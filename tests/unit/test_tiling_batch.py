@@ -86,3 +86,12 @@ def test_batch_reports_progress_within_a_large_image(predictor, tmp_path):
     stream = io.StringIO()
     TextProgress(stream, every=0)(next(p for p in seen if p.within is not None and 0 < p.within < 1))
     assert "current image" in stream.getvalue()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_argmax_matches_numpy_with_ties(layout):
+    rng = np.random.default_rng(0)
+    acc = rng.integers(0, 4, (6, 17, 23)).astype(np.float32)     # many ties: the first maximum wins
+    if layout == "channels_last":
+        acc = np.ascontiguousarray(acc.transpose(1, 2, 0)).transpose(2, 0, 1)
+    assert np.array_equal(tiling._argmax(acc, np.uint8), acc.argmax(0).astype(np.uint8))
