@@ -267,3 +267,13 @@ def test_backbone_weights_that_do_not_fit_are_refused(resnet18_file, tmp_path):
         start_checkpoint("deeplabv1", {"width_mult": 1 / 16}, generic_labels(3), resnet18_file, tmp_path / "b.pt")
     with pytest.raises(BackboneWeightsError, match="no pretrained backbone"):
         start_checkpoint("unetpp", {}, generic_labels(3), resnet18_file, tmp_path / "c.pt")
+
+
+def test_cpu_latency_and_models_verb(capsys):
+    from segstudio.cli import main
+    from segstudio.models.summary import cpu_latency
+
+    assert 0 < cpu_latency("unetpp", 3, size=(32, 48), width=4, depth=2) < 10
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{a} " in out for a in SEED_ARCHS)
