@@ -11,7 +11,7 @@
    next to the ideal ``workers / delay``. This is a simulation of scaling, not a measurement of a
    cluster.
 
-Usage: ``python benchmarks/bench_scale.py [--images 40] [--delay 0.2] [--sim-images 24]``
+Usage: ``python benchmarks/bench_scale.py [--images 40] [--threads 1] [--delay 0.5] [--sim-images 24]``
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=REPO / "resources" / "models" / "camvid_default.pt")
     ap.add_argument("--images", type=int, default=40)
-    ap.add_argument("--delay", type=float, default=0.2, help="simulated model seconds per image")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads per predictor, local and Ray alike (default 1: on a shared 2-core "
+                         "machine a 2-thread forward pass collapses when the cores are oversubscribed)")
+    ap.add_argument("--delay", type=float, default=0.5, help="simulated model seconds per image")
     ap.add_argument("--sim-images", type=int, default=24)
     ap.add_argument("--sim-workers", default="1,2,4")
     args = ap.parse_args()
@@ -94,12 +97,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     images, what = images_for(args.images, tmp / "in")
     model = args.model if args.model.exists() else tiny_model(tmp / "tiny.pt")
-    import torch
-
-    # workers use this process's torch thread count, as `segstudio batch --runner ray` does: a CPU
-    # forward pass can differ in the last bits with the thread count (see runners.spec)
-    spec = PredictorSpec(str(model), {"device": "cpu", "engine": "torch"}, threads=torch.get_num_threads())
-    print(f"bench_scale: {what}; model {model.name}; {cpus} CPU cores; ray {ray.__version__}")
+    # the same torch thread count in this process and in every Ray worker: a CPU forward pass can
+    # differ in the last bits with it (runners.spec), and the comparison stays like for like
+    spec = PredictorSpec(str(model), {"device": "cpu", "engine": "torch"}, threads=args.threads)
+    print(f"bench_scale: {what}; model {model.name}; {cpus} CPU cores; {args.threads} torch thread(s) per "
+          f"predictor; ray {ray.__version__}; load average {os.getloadavg()[0]:.1f}")
 
     t = time.perf_counter()
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -124,13 +126,13 @@ def main() -> int:
           f"{args.sim_images} images")
     sim_images = images[: args.sim_images] if len(images) >= args.sim_images else images
     sim_spec = PredictorSpec(str(tiny_model(tmp / "tiny_sim.pt")), {"device": "cpu", "engine": "torch"},
-                             simulated_delay=args.delay)
+                             simulated_delay=args.delay, threads=1)
     total, steady, n = timed("local", sim_spec, sim_images, tmp / "sim_local")
     print(f"   local runner            {n / total:6.2f} img/s   (ideal {1 / args.delay:5.2f})")
     base = None
     for w in (int(v) for v in args.sim_workers.split(",")):
-        total, steady, n = timed("ray", sim_spec, sim_images, tmp / f"sim_ray{w}", workers=w,
-                                 cpus_per_worker=min(1.0, max(0.1, (cpus - 0.5) / w)))
+        # a sleeping model step needs no CPU: each actor reserves 0.1, the decode/write tasks get the rest
+        total, steady, n = timed("ray", sim_spec, sim_images, tmp / f"sim_ray{w}", workers=w, cpus_per_worker=0.1)
         base = base or steady
         print(f"   ray, {w} worker{'s' if w > 1 else ' '}          {n / total:6.2f} img/s whole call | steady "
               f"{steady:6.2f} img/s (ideal {w / args.delay:5.2f}, {steady / (w / args.delay):4.0%} of ideal, "

@@ -166,3 +166,13 @@ def test_local_runner_never_imports_ray(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list((tmp_path / "o").glob("*.png"))) == 2
+
+
+def test_worker_that_cannot_build_its_predictor_is_a_clear_error(ray_local, tmp_path):
+    from segstudio.core.errors import SegStudioError
+
+    src, model = make_folder(tmp_path, n=1, broken=False)
+    bad = PredictorSpec(str(model), {"device": "cpu", "engine": "no-such-engine"})
+    with pytest.raises(SegStudioError, match="unknown engine 'no-such-engine'") as info:
+        get_runner("ray")(bad, sorted(src.iterdir()), tmp_path / "o", workers=1)
+    assert "Traceback" not in str(info.value)

@@ -125,6 +125,17 @@ def fit_worker_cpus(total_cpus: float, workers: int, cpus_per_worker: float, io_
     return round(room / workers, 3)
 
 
+def _cause(exc: BaseException) -> str:
+    """The innermost user error's message of a Ray error (its last non-blank line, no traceback)."""
+    inner = getattr(exc, "cause", None)
+    while inner is not None and getattr(inner, "cause", None) is not None and inner.cause is not inner:
+        inner = inner.cause
+    if isinstance(inner, BaseException) and not isinstance(inner, type(exc)):
+        return _why(inner)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(exc).__name__
+
+
 def _connect(address: str | None) -> bool:
     """Join (or start) Ray; True when this call started it (and so should shut it down)."""
     import ray
@@ -216,6 +227,9 @@ def run(spec: PredictorSpec, images: Iterable[str | Path], out_dir: str | Path,
         raise SegStudioError(f"the Ray cluster could not start {workers} Predictor worker(s) with "
                              f"{gpus_per_worker:g} GPU(s) and {cpus_per_worker:g} CPU(s) each within "
                              f"{ACTOR_START_TIMEOUT} s (see `ray status`; lower --workers or --gpus-per-worker)") from None
+    except ray.exceptions.RayError as exc:  # e.g. a worker cannot build its Predictor: say why, no traceback
+        result.cancelled = True
+        raise SegStudioError(f"the Ray pipeline stopped: {_cause(exc)}") from None
     except BaseException:
         result.cancelled = True
         raise
