@@ -193,9 +193,6 @@ def run(spec: PredictorSpec, images: Iterable[str | Path], out_dir: str | Path,
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
         ctx.wait_for_min_actors_s = ACTOR_START_TIMEOUT  # all workers up first; fail, never hang, when they cannot
-        # balance images over all Predictor actors rather than keep them on the node that decoded them
-        # (an image is small next to a forward pass; idle GPUs elsewhere cost more than the transfer)
-        ctx.execution_options.actor_locality_enabled = False
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         cpus = fit_worker_cpus(float(ray.cluster_resources().get("CPU", 1.0)), max(1, workers), cpus_per_worker,
                                io_cpus, nodes)
