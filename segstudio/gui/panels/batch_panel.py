@@ -3,7 +3,8 @@
 Predictions go to ``predictions/<key>.png`` (never ``masks/``); unlabelled images become
 "predicted" and the image list updates as each one is written. Progress shows images done,
 rate and ETA; Pause holds the run between images, Cancel stops it within one image. The
-model is the one chosen in the Model panel (loaded first if needed); the CRF uses the CRF
+model is the one chosen in the Model panel (loaded first if needed, with its test-time
+augmentation); a tiled image's progress shows as a percentage of its tiles; the CRF uses the CRF
 panel's parameters. "Selected" means the images selected in the image list (the open image
 when the list has no selection).
 """
@@ -170,8 +171,9 @@ class BatchPanel(QWidget):
             self.pause_button.setText("Pause")
 
     def _progress(self, p: BatchProgress) -> None:
-        self.progress.setRange(0, max(1, p.total))
-        self.progress.setValue(p.done)
+        within = p.within if p.within is not None and p.current and not p.paused else None
+        self.progress.setRange(0, max(1, p.total) * 100)     # hundredths of an image: tiles move it
+        self.progress.setValue(p.done * 100 + int(100 * min(1.0, within or 0.0)))
         rate = (p.written + p.failed) / p.elapsed if p.elapsed > 0 and (p.written + p.failed) else 0.0
         parts = [f"{p.done}/{p.total}"]
         if rate:
@@ -183,7 +185,7 @@ class BatchPanel(QWidget):
         if p.paused:
             parts.append("paused")
         elif p.current:
-            parts.append(p.current)
+            parts.append(p.current + (f" {int(100 * within)} %" if within is not None and within < 1 else ""))
         self.status.setText(" · ".join(parts))
 
     def _image_done(self, key: str, status: str) -> None:

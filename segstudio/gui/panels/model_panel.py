@@ -1,10 +1,12 @@
-"""Model panel: choose a checkpoint, device, engine and tiling; load it in the background;
-run it on the open image (Ctrl+R), cancel, accept (Enter); prediction display options.
+"""Model panel: choose a checkpoint, device, engine, tiling and test-time augmentation; load it
+in the background; run it on the open image (Ctrl+R), cancel, accept (Enter); prediction
+display options. A tiled image's progress (tiles done) shows under the Run buttons.
 
 The shipped default model (``segstudio.paths.default_model_path()``) is preselected and may be
 missing (it is trained separately): the panel then says "default model not available" and
 any ``.pt``/``.onnx`` file can be chosen instead; chosen files are remembered (recent list in
-the settings). Devices come from the ``doctor`` report, fetched in the background the first
+the settings), and so is the test-time augmentation (``model/tta``; changing it reloads the
+predictor on the next run). Devices come from the ``doctor`` report, fetched in the background the first
 time the device list is opened (importing torch there, never at start-up); when CUDA is not
 usable the report's reason is shown. A model whose classes differ from the project's labels
 opens the class-mapping dialog (matched by name; unmatched classes -> void). Under the
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, Q
 
 from segstudio.core import class_mapping
 from segstudio.gui.prediction import controller_for
+from segstudio.gui.prediction.controller import tiles_text
 from segstudio.gui.prediction.engine import ModelSpec
 from segstudio.gui.prediction.layers import heat_lut
 from segstudio.gui.widgets.color_scale import ColorScale
@@ -30,6 +33,11 @@ AREA = Qt.DockWidgetArea.RightDockWidgetArea
 MAX_RECENT = 8
 TILES = (("Automatic", None), ("Off", 0), ("512 px", 512), ("1024 px", 1024), ("2048 px", 2048))
 UNCERTAINTY = (("Off", None), ("1 − max probability", "margin"), ("Entropy", "entropy"))
+TTAS = (("None", "none"), ("Flip (2 passes)", "flip"), ("Multi-scale + flip (6 passes)", "ms"))
+TTA_TIP = ("Test-time augmentation: average the class probabilities over transformed copies of the image.\n"
+           "Flip: the image and its mirror — 2× the inference time.\n"
+           "Multi-scale + flip: scales 0.75, 1 and 1.25, each with its mirror — 6× the inference time.\n"
+           "Applies to Ctrl+R, the background prefetch and Batch predict.")
 
 
 def default_model() -> Path:
@@ -73,6 +81,11 @@ class ModelPanel(QWidget):
         self.tile_box = QComboBox()
         for text, value in TILES:
             self.tile_box.addItem(text, value)
+        self.tta_box = QComboBox()
+        for text, value in TTAS:
+            self.tta_box.addItem(text, value)
+        self.tta_box.setToolTip(TTA_TIP)
+        self.tta_box.setCurrentIndex(max(0, self.tta_box.findData(self.win.settings.value("model/tta", "none", str))))
         self.load_button = QPushButton("Load")
         self.state_label = QLabel("No model loaded")
         self.state_label.setWordWrap(True)
@@ -91,6 +104,7 @@ class ModelPanel(QWidget):
         form.addRow("", self.device_note)
         form.addRow("Engine", self.engine_box)
         form.addRow("Tiling", self.tile_box)
+        form.addRow("Test-time aug.", self.tta_box)
         mbox = QGroupBox("Model")
         ml = QVBoxLayout(mbox)
         ml.addLayout(row)
@@ -112,6 +126,8 @@ class ModelPanel(QWidget):
         self.progress.setMaximumHeight(10)
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
+        self.progress_label = QLabel("")     # "NN % (tile i of n)" while a tiled image runs
+        self.progress_label.setVisible(False)
         self.show_box = QCheckBox("Show prediction (hatched)")
         self.show_box.setChecked(True)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -148,6 +164,7 @@ class ModelPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)           # the everyday actions first, then the model choice
         layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
         layout.addWidget(mbox)
         layout.addWidget(pbox)
         layout.addStretch(1)
@@ -159,7 +176,7 @@ class ModelPanel(QWidget):
     def _wire(self) -> None:
         ctl = self.ctl
         self.browse.clicked.connect(self.choose_file)
-        for box in (self.model_box, self.device_box, self.engine_box, self.tile_box):
+        for box in (self.model_box, self.device_box, self.engine_box, self.tile_box, self.tta_box):
             box.currentIndexChanged.connect(self._spec_changed)
         self.load_button.clicked.connect(lambda: ctl.load(self.spec()))
         self.run_button.clicked.connect(ctl.run_current)
@@ -175,6 +192,7 @@ class ModelPanel(QWidget):
         ctl.modelChanged.connect(self._model_changed)
         ctl.devicesProbed.connect(self._devices)
         ctl.busyChanged.connect(self._busy)
+        ctl.tileProgress.connect(self._tiles)
         ctl.mappingChanged.connect(self._mapping_changed)
         ctl.mappingNeeded.connect(self.edit_mapping)
         ctl.optionsChanged.connect(self._sync_options)
@@ -240,13 +258,14 @@ class ModelPanel(QWidget):
         if not path:
             return None
         return ModelSpec(str(path), self.device_box.currentData() or "auto", self.engine_box.currentData() or "auto",
-                         self.tile_box.currentData())
+                         self.tile_box.currentData(), tta=self.tta_box.currentData() or "none")
 
     def _spec_changed(self) -> None:
         spec = self.spec()
         self.ctl.set_spec(spec)
         if spec is not None:
             self.win.settings.set("model/last", spec.source)
+            self.win.settings.set("model/tta", spec.tta)
         missing = spec is not None and not Path(spec.source).exists()
         if missing and Path(spec.source) == default_model():
             self.state_label.setText("Default model not available (it ships once trained): choose a .pt or "
@@ -284,7 +303,9 @@ class ModelPanel(QWidget):
             f"Architecture: {info.get('arch') or info.get('kind')}<br>"
             f"Classes ({len(names)}): {', '.join(names[:24])}{' …' if len(names) > 24 else ''}<br>"
             f"Normalisation: mean ({mean}), std ({std})<br>"
-            f"Runs on {info.get('device')} with {info.get('engine')}, {info.get('precision', '')}")
+            f"Runs on {info.get('device')} with {info.get('engine')}, {info.get('precision', '')}"
+            + (f"<br>Test-time augmentation: {self.tta_box.itemText(self.tta_box.findData(info['tta']))}"
+               if info.get("tta", "none") != "none" else ""))
         if ctl.device_report is None:
             ctl.probe_devices()      # torch is imported by now: cheap
 
@@ -306,6 +327,16 @@ class ModelPanel(QWidget):
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy or self.ctl.state == "loading")
         self.cancel_button.setEnabled(busy)
+        if not busy:                        # back to "working…" for the next request
+            self.progress.setRange(0, 0)
+            self.progress_label.setVisible(False)
+
+    def _tiles(self, key: str, done: int, total: int) -> None:
+        """Tiles of the awaited image done so far (GUI thread, from the controller's queued signal)."""
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress_label.setText(tiles_text(key, done, total))
+        self.progress_label.setVisible(self.ctl.busy)
 
     def _sync_options(self) -> None:
         ctl = self.ctl

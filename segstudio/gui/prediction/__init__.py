@@ -5,6 +5,7 @@ a memory-bounded probability cache, CRF re-runs, uncertainty and accepting a pre
 * :mod:`.engine`      — functions run on worker threads (torch imported there, lazily);
 * :mod:`.layers`      — canvas layers: hatched prediction, uncertainty heat, FP/FN errors;
 * :mod:`.controller`  — :class:`PredictionController`, one per main window (``window.prediction``);
+* :mod:`.menu`        — the Model menu's actions (Run, Cancel, Accept, Show, CRF);
 * :mod:`.mapping_dialog` — model class -> project class mapping dialog;
 * :mod:`.batch_job`   — batch prediction of many images on a worker thread (pause/cancel).
 """

@@ -6,8 +6,8 @@ never touched, and an unlabelled image's status becomes "predicted". The model i
 the interactive controller: its lock is taken per image, so a Ctrl+R in between waits for at
 most one image. Pause blocks between images; cancel is checked before every image, so a
 batch stops within one image (a forward pass already running completes and is written).
-Progress (done, total, rate, ETA excluding paused time) arrives on the GUI thread through
-queued signals.
+Progress (done, total, rate, ETA excluding paused time, and the fraction of a tiled image's
+tiles done, ``within``) arrives on the GUI thread through queued signals.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class BatchProgress:
     eta: float | None
     current: str | None = None
     paused: bool = False
+    within: float | None = None     # fraction of the current (tiled) image done
 
 
 @dataclass
@@ -117,13 +118,13 @@ class BatchRunner(QObject):
             return self._run_cluster(cluster, model, project, keys, mapping, crf_params, cancel, out, t0)
         paused_for = 0.0
 
-        def report(done: int, current: str | None, paused: bool = False) -> None:
+        def report(done: int, current: str | None, paused: bool = False, within: float | None = None) -> None:
             elapsed = time.perf_counter() - t0 - paused_for
             processed = len(out.written) + len(out.failed)
             rate = processed / elapsed if elapsed > 0 and processed else 0.0
             eta = (len(keys) - done) / rate if rate > 0 else None
             self.progress.emit(BatchProgress(done, len(keys), len(out.written), len(out.failed), elapsed, eta,
-                                             current, paused))
+                                             current, paused, within))
 
         report(0, None)
         scores: dict[str, float] = {}      # per-image uncertainty, recorded for "needs attention"
@@ -141,7 +142,8 @@ class BatchRunner(QObject):
             try:
                 path = project.images[key]
                 rgb = read_image(path).rgb
-                labels_arr, probs = engine.predict(model, rgb, mapping, labels)
+                labels_arr, probs = engine.predict(model, rgb, mapping, labels,
+                                                   lambda d, n, i=i, key=key: report(i, key, within=d / max(1, n)))
                 if crf_params is not None:
                     if probs is None:
                         raise ValueError("image too large for the CRF within the memory budget")
@@ -170,7 +172,8 @@ class BatchRunner(QObject):
 
         def progress(p) -> None:  # models.batch.BatchProgress -> this panel's
             self.progress.emit(BatchProgress(p.done, p.total, p.written, p.failed, p.elapsed, p.eta,
-                                             p.current.name if p.current else None))
+                                             p.current.name if p.current else None,
+                                             within=getattr(p, "within", None)))
 
         out.written, out.failed, out.cancelled = run_on_cluster(
             cluster, model, project, keys, mapping, crf_params, cancel.is_set, progress,

@@ -47,7 +47,8 @@ def run_on_cluster(options: ClusterOptions, model: Any, project: Project, keys: 
     if not isinstance(spec.source, (str, Path)):
         raise SegStudioError("Run on cluster needs a model file (the cluster's workers load it from disk)")
     predictor_spec = PredictorSpec(str(Path(spec.source).resolve()),
-                                   {"device": spec.device or "auto", "engine": spec.engine or "auto"})
+                                   {"device": spec.device or "auto", "engine": spec.engine or "auto",
+                                    "tta": spec.tta or "none"})
     key_of = {project.images[k]: k for k in keys}
     staging = project.store / STAGING
     shutil.rmtree(staging, ignore_errors=True)

@@ -1,8 +1,8 @@
 """PredictionController: the model side of the main window (one per window, ``window.prediction``).
 
 Owns the loaded model, the class mapping, the probability cache, the prediction / heat
-layers on the canvas and the Model menu (Run Ctrl+R, Cancel, Accept Enter, Show prediction,
-CRF). Every slow step runs on a :class:`~segstudio.gui.workers.Workers` pool whose results
+layers on the canvas and the Model menu's actions (built by :mod:`.menu`: Run Ctrl+R, Cancel,
+Accept Enter, Show prediction, CRF). Every slow step runs on a :class:`~segstudio.gui.workers.Workers` pool whose results
 come back as callbacks on the GUI thread: model loading and inference on ``workers`` (one
 thread: one forward at a time), CRF / uncertainty / prediction writes on ``aux``.
 
@@ -13,8 +13,11 @@ every pixel the user painted this session (``document.fixed_pixels()``), and opt
 already-labelled pixel (``fill_void_only``). While the user works, the next image in the list
 is predicted in the background (``prefetch``); opening an image with a cached prediction shows
 it at once. :meth:`cancel` discards a running request's result (a forward pass cannot be
-interrupted; it finishes in the background). CRF re-runs use the cached probabilities with
-the painted pixels as fixed constraints, never the network.
+interrupted; it finishes in the background, except that a tiled image stops at the next tile).
+A tiled image reports its tiles from the worker through a queued signal: the awaited request's
+show as "Predicting <key>: NN % (tile i of n)" (status bar, ``tileProgress`` for the Model
+panel). CRF re-runs use the cached probabilities with the painted pixels as fixed constraints,
+never the network.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, Qt, Signal
 
 from segstudio.core import attention, class_mapping, uncertainty
 from segstudio.core.crf_params import CRFParams
@@ -32,7 +34,13 @@ from segstudio.gui.prediction import engine
 from segstudio.gui.prediction.cache import CachedPrediction, ProbCache
 from segstudio.gui.prediction.engine import LoadedPredictor, ModelSpec, default_crf_params, describe_error
 from segstudio.gui.prediction.layers import HeatLayer, PredictionLayer
+from segstudio.gui.prediction.menu import build_actions
 from segstudio.gui.workers import Workers
+
+
+def tiles_text(key: str, done: int, total: int) -> str:
+    """How far a tiled image's prediction is, for the status bar and the Model panel."""
+    return f"Predicting {key}: {100 * done // max(1, total)} % (tile {done} of {total})"
 
 
 @dataclass(eq=False)
@@ -47,21 +55,6 @@ class Shown:
     saved: bool = False                # read back from predictions/<key>.png (no probabilities)
 
 
-class _EnterGuard(QObject):
-    """Lets Enter reach the canvas tool (polygon close) instead of the Accept shortcut while busy."""
-
-    def __init__(self, canvas) -> None:
-        super().__init__(canvas)
-        self.canvas = canvas
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if (event.type() == QEvent.Type.ShortcutOverride
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.canvas.tool.busy):
-            event.accept()
-            return True
-        return False
-
-
 class PredictionController(QObject):
     modelChanged = Signal()           # .state changed: none / loading / ready / failed
     devicesProbed = Signal(object)    # doctor report (dict)
@@ -71,6 +64,8 @@ class PredictionController(QObject):
     mappingChanged = Signal()
     optionsChanged = Signal()         # crf / show / uncertainty toggles (sync widgets)
     message = Signal(str)
+    tileProgress = Signal(str, int, int)   # key, tiles done, tiles: the awaited tiled image (GUI thread)
+    _tiles = Signal(object, str, int, int)  # the same from the worker thread (queued to _on_tiles)
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -102,45 +97,13 @@ class PredictionController(QObject):
         self.pred_layer, self.heat_layer = PredictionLayer(), HeatLayer()
         scene.addItem(self.pred_layer)
         scene.addItem(self.heat_layer)
-        self._build_actions()
-        window.canvas.installEventFilter(_EnterGuard(window.canvas))
+        build_actions(self)              # the Model menu (gui.prediction.menu)
         self.doc.imageChanged.connect(self._image_changed)
         self.doc.labelsChanged.connect(self._labels_changed)
         self.doc.labelsRenumbered.connect(lambda: setattr(self, "_renumbered", True))
         self._renumbered = False
         self.message.connect(lambda text: window.status.showMessage(text, 10000))
-
-    # -- actions ------------------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
-        act = QAction(text, self.win)
-        if shortcut:
-            act.setShortcuts([QKeySequence(s) for s in (shortcut if isinstance(shortcut, list) else [shortcut])])
-        if checkable:
-            act.setCheckable(True)
-            act.toggled.connect(slot)
-        else:
-            act.triggered.connect(lambda _=False: slot())
-        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.win.addAction(act)
-        self.menu.addAction(act)
-        return act
-
-    def _build_actions(self) -> None:
-        self.menu = self.win.menus.get("model")
-        if self.menu is None:
-            self.menu = self.win.menuBar().addMenu("&Model")
-            self.win.menus["model"] = self.menu
-        elif not self.menu.isEmpty():
-            self.menu.addSeparator()
-        self.run_action = self._action("Run model on &this image", self.run_current, "Ctrl+R")
-        self.cancel_action = self._action("Ca&ncel prediction", self.cancel)
-        # a window shortcut: Enter accepts from anywhere but a text field (gui.input_guard)
-        self.accept_action = self._action("&Accept prediction into the mask", self.accept, ["Return", "Enter"])
-        self.menu.addSeparator()
-        self.show_action = self._action("&Show prediction", self.set_show_prediction, checkable=True)
-        self.show_action.setChecked(True)
-        self.crf_action = self._action("Refine with dense &CRF", self.set_crf_enabled, checkable=True)
-        self.cancel_action.setEnabled(False)
+        self._tiles.connect(self._on_tiles, Qt.ConnectionType.QueuedConnection)
 
     # -- model --------------------------------------------------------------------------------
     @property
@@ -300,8 +263,25 @@ class PredictionController(QObject):
         assert self.model is not None
         self._inflight.add(ck)
         fn, arg = (engine.predict, rgb) if rgb is not None else (engine.predict_file, path)
-        self.workers.submit(fn, self.model, arg, self.mapping, self.doc.labels,
+        self.workers.submit(fn, self.model, arg, self.mapping, self.doc.labels, self._tile_reporter(ck, key),
                             on_done=lambda r: self._done(ck, key, r), on_error=lambda e: self._failed(ck, key, e))
+
+    def _tile_reporter(self, ck: tuple, key: str):
+        """The request's ``progress(done, total)``: runs on the worker, never touches widgets."""
+        def report(done: int, total: int) -> None:
+            if ck in self._discard:                # cancelled: stop at this tile boundary
+                raise engine.PredictionCancelled(f"{key}: prediction cancelled")
+            try:
+                self._tiles.emit(ck, key, done, total)
+            except RuntimeError:
+                pass                               # the window is gone
+        return report
+
+    def _on_tiles(self, ck: tuple, key: str, done: int, total: int) -> None:
+        if ck != self._want:                       # a prefetch, or a request no longer awaited
+            return
+        self.tileProgress.emit(key, done, total)
+        self.message.emit(tiles_text(key, done, total))
 
     def _done(self, ck: tuple, key: str, result: tuple[np.ndarray, np.ndarray | None]) -> None:
         self._inflight.discard(ck)
@@ -321,6 +301,13 @@ class PredictionController(QObject):
     def _failed(self, ck: tuple, key: str, exc: BaseException) -> None:
         self._inflight.discard(ck)
         self._discard.discard(ck)
+        if isinstance(exc, engine.PredictionCancelled):
+            if ck == self._want:                   # asked for again before the worker stopped
+                self._want = None
+                self.run_current()
+            else:
+                self._prefetch_next()
+            return
         if ck == self._want:
             self._want = None
             self._sync_busy()

@@ -5,7 +5,9 @@ Everything here is plain Python/numpy called on worker threads; torch (through
 before torch is ever loaded. One :class:`threading.Lock` per loaded model serialises
 inference (the predictor reuses input buffers and the CPU is better used by one forward at
 a time); batch runs take it per image, so interactive requests interleave with a batch.
-Inference itself cannot be interrupted mid-forward: cancelling discards the result.
+Inference itself cannot be interrupted mid-forward: cancelling discards the result; a tiled
+image reports each batch of tiles to ``progress(done, total)`` (worker thread), which may raise
+:class:`PredictionCancelled` to stop at the next tile boundary.
 Also here: the accept rule (:func:`merge_accept`), the CRF constraints from painted pixels,
 the CRF defaults (``resources/models/crf_params.json`` if present) and error wording.
 """
@@ -16,7 +18,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,6 +34,10 @@ class ModelLoadError(SegStudioError):
     pass
 
 
+class PredictionCancelled(SegStudioError):
+    """Raised by a progress callback: the request was cancelled between two tiles."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What to load: a file path (or, for tests and scripts, a Checkpoint / nn.Module)."""
@@ -40,6 +46,7 @@ class ModelSpec:
     engine: str = "auto"
     tile: int | None = None           # None: automatic, 0: never tile, N: tile sides above N
     labels: LabelSet | None = field(default=None, compare=False)   # for nn.Module sources only
+    tta: str = "none"                 # test-time augmentation: none, flip (2 passes), ms (6 passes)
 
     def identity(self) -> str:
         src = self.source
@@ -53,7 +60,7 @@ class ModelSpec:
             where = f"{p.resolve()}@{stamp}"
         else:
             where = f"{type(src).__name__}#{id(src)}"
-        return f"{where}|{self.device}|{self.engine}|{self.tile}"
+        return f"{where}|{self.device}|{self.engine}|{self.tile}|tta={self.tta}"
 
     @property
     def name(self) -> str:
@@ -90,7 +97,7 @@ def load_predictor(spec: ModelSpec) -> LoadedPredictor:
     from segstudio.models.predictor import Predictor   # imports torch: worker thread only
 
     try:
-        predictor = Predictor(src, device=device, engine=engine, tile=spec.tile, **kwargs)
+        predictor = Predictor(src, device=device, engine=engine, tile=spec.tile, tta=spec.tta or "none", **kwargs)
     except SegStudioError:
         raise
     except Exception as exc:  # noqa: BLE001 - shown in the window, never a traceback
@@ -105,11 +112,22 @@ def device_report() -> dict[str, Any]:
     return doctor_report()
 
 
+Progress = Callable[[int, int], None]   # (tiles done, tiles) within one tiled image, worker thread
+
+
 def predict(model: LoadedPredictor, rgb: np.ndarray, mapping: list[int] | None,
-            labels: LabelSet) -> tuple[np.ndarray, np.ndarray | None]:
-    """Project labels and float16 probabilities of one image (mapping applied if given)."""
+            labels: LabelSet, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Project labels and float16 probabilities of one image (mapping applied if given).
+
+    ``progress`` is the predictor's ``on_progress`` for this call only (set under the model's
+    lock, so an interleaved batch image never reports to it)."""
     with model.lock:
-        pred = model.predictor.predict(rgb, want_probs=True)
+        predictor = model.predictor
+        predictor.on_progress = progress
+        try:
+            pred = predictor.predict(rgb, want_probs=True)
+        finally:
+            predictor.on_progress = None
     out_labels, probs = pred.labels, pred.probs
     if mapping is not None:
         out_labels, probs = apply_mapping(out_labels, probs, mapping, labels)
@@ -119,10 +137,10 @@ def predict(model: LoadedPredictor, rgb: np.ndarray, mapping: list[int] | None,
 
 
 def predict_file(model: LoadedPredictor, path: Path, mapping: list[int] | None,
-                 labels: LabelSet) -> tuple[np.ndarray, np.ndarray | None]:
+                 labels: LabelSet, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     from segstudio.core.images import read_image
 
-    return predict(model, read_image(path).rgb, mapping, labels)
+    return predict(model, read_image(path).rgb, mapping, labels, progress)
 
 
 def refine(rgb: np.ndarray, probs: np.ndarray, params: Any, fixed: np.ndarray | None,
