@@ -21,6 +21,7 @@ from segstudio.cli.predict_options import add_model_options, build_predictor, de
 from segstudio.core.errors import SegStudioError
 
 CHUNK = 64
+RAY_CHUNK = 4096   # a Ray pipeline (and its actors) costs seconds to start: far fewer, larger chunks
 STAGING = ".predict-staging"
 
 
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     done = 0
     try:
-        for chunk in chunks(jobs):
+        for chunk in chunks(jobs, RAY_CHUNK if getattr(args, "runner", "local") == "ray" else CHUNK):
             shutil.rmtree(staging, ignore_errors=True)
             key_of = {path: key for key, path in chunk}
             prog = _progress(len(jobs), done, printer) if printer is not None else (lambda info: None)

@@ -36,7 +36,7 @@ def spec_from_args(args: argparse.Namespace, model: Path, labels: Any = None) ->
 
     options = {"device": args.device, "engine": args.engine, "tile": args.tile, "tile_overlap": args.tile_overlap,
                "max_side": args.max_side, "labels": labels, "arch": args.arch, "num_classes": args.num_classes,
-               "allow_torchscript": args.model is not None}
+               "allow_torchscript": args.model is not None, "tta": getattr(args, "tta", "none")}
     import torch  # already loaded by the driver's model check
 
     # the local runner's thread count: a CPU forward pass may differ in the last bits with it

@@ -78,7 +78,7 @@ def test_fit_worker_cpus_leaves_room_for_io():
 
 def test_same_bytes_as_local_and_bad_file_listed(ray_local, tmp_path, capsys):
     src, model = make_folder(tmp_path)
-    common = ["--model", str(model), "--device", "cpu", "--engine", "torch", "--tile", "0", "--save-probs",
+    common = ["--model", str(model), "--device", "cpu", "--engine", "torch", "--tile", "0", "--save-probs", "--tta", "flip",
               "--quiet"]
     assert main(["batch", str(src), "--out", str(tmp_path / "local"), *common]) == 1
     capsys.readouterr()
