@@ -69,13 +69,14 @@ def test_tiled_image_progress_reaches_the_window_from_the_worker(make_window, bi
     seen, messages = [], []
     # connected after the panel's slot: sees the panel already updated
     ctl.tileProgress.connect(lambda k, d, n: seen.append((k, d, n, threading.current_thread(),
-                                                          panel.progress_label.text(), panel.progress.maximum())))
+                                                          panel.progress_label.text(), panel.progress.maximum(),
+                                                          win.statusBar().currentMessage())))
     win.statusBar().messageChanged.connect(messages.append)
     cur = run_and_wait(win, qtbot)
     total = 9
     assert [s[:3] for s in seen] == [(key_, d, total) for d in range(1, total + 1)]
     assert all(s[3] is threading.main_thread() for s in seen)
-    assert seen[4][4] == f"Predicting {key_}: 55 % (tile 5 of {total})" and seen[4][5] == total
+    assert seen[4][4] == seen[4][6] == f"Predicting {key_}: 55 % (tile 5 of {total})" and seen[4][5] == total
     assert f"Predicting {key_}: 100 % (tile {total} of {total})" in messages
     assert messages[-1].startswith(f"{key_}: prediction ready")
     assert not panel.progress_label.isVisible() and panel.progress.maximum() == 0   # reset when done

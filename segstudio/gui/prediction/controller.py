@@ -280,8 +280,8 @@ class PredictionController(QObject):
     def _on_tiles(self, ck: tuple, key: str, done: int, total: int) -> None:
         if ck != self._want:                       # a prefetch, or a request no longer awaited
             return
+        self.message.emit(tiles_text(key, done, total))    # status bar first: both agree in tileProgress slots
         self.tileProgress.emit(key, done, total)
-        self.message.emit(tiles_text(key, done, total))
 
     def _done(self, ck: tuple, key: str, result: tuple[np.ndarray, np.ndarray | None]) -> None:
         self._inflight.discard(ck)
