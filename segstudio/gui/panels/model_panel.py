@@ -35,8 +35,8 @@ TILES = (("Automatic", None), ("Off", 0), ("512 px", 512), ("1024 px", 1024), ("
 UNCERTAINTY = (("Off", None), ("1 − max probability", "margin"), ("Entropy", "entropy"))
 TTAS = (("None", "none"), ("Flip (2 passes)", "flip"), ("Multi-scale + flip (6 passes)", "ms"))
 TTA_TIP = ("Test-time augmentation: average the class probabilities over transformed copies of the image.\n"
-           "Flip: the image and its mirror — 2× the inference time.\n"
-           "Multi-scale + flip: scales 0.75, 1 and 1.25, each with its mirror — 6× the inference time.\n"
+           "Flip: the image and its mirror — about 2× the inference time.\n"
+           "Multi-scale + flip: scales 0.75, 1 and 1.25, each with its mirror — about 6× the inference time.\n"
            "Applies to Ctrl+R, the background prefetch and Batch predict.")
 
 
