@@ -1,7 +1,7 @@
 """Annotation effort: how many interactions each correction tool needs, by a simulated annotator.
 
     python benchmarks/annotation_effort.py --images DIR --gt DIR --labels camvid \
-        [--model CKPT | --pred DIR] [--limit N] [--max-interactions 50] [--tools brush,fill,…] \
+        [--model CKPT | --pred DIR] [--skip N] [--limit N] [--max-interactions 50] [--tools brush,fill,…] \
         --json OUT [--plot OUT.png] [--threads 1]
 
 For every image the simulated annotator of ``segstudio.core.tools.annotator`` starts from the
@@ -37,7 +37,8 @@ from segstudio.core.crf_params import CRFParams  # noqa: E402
 from segstudio.core.errors import SegStudioError  # noqa: E402
 from segstudio.core.tools import annotator  # noqa: E402
 
-DEFAULT_TOOLS = ("brush", "polygon", "fill", "region", "superpixel", "wand", "grabcut", "scribble_crf", "oracle")
+DEFAULT_TOOLS = ("brush", "polygon", "fill", "region", "superpixel", "wand", "grabcut", "scribble_crf", "class_swap",
+                 "oracle")
 DEFAULT_MODEL = ROOT / "resources" / "models" / "camvid_default.pt"
 
 
@@ -49,11 +50,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {DEFAULT_MODEL.name})")
     src.add_argument("--pred", type=Path, default=None, help="folder of predicted masks instead of a model")
-    p.add_argument("--limit", type=int, default=None, help="first N images (natural order)")
+    p.add_argument("--skip", type=int, default=0, help="leave out the first N images (natural order)")
+    p.add_argument("--limit", type=int, default=None, help="first N images (natural order, after --skip)")
     p.add_argument("--max-interactions", type=int, default=50)
     p.add_argument("--tools", default=",".join(DEFAULT_TOOLS))
     p.add_argument("--json", required=True, type=Path)
     p.add_argument("--plot", type=Path, default=None, help="PNG plot (default: next to --json)")
+    p.add_argument("--swap-ratio", type=float, default=None,
+                   help="class swap: τ in %% (default: the tool's own, core.tools.prob_region)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for the model")
     return p.parse_args(argv)
 
@@ -63,7 +67,10 @@ def load_inputs(args: argparse.Namespace, labels: labels_mod.LabelSet) -> list[t
     paths = [p for p in images_mod.list_images(args.images) if p.stem in gts]
     if not paths:
         raise SegStudioError(f"{args.images}: no image has a ground-truth mask of the same name in {args.gt}")
+    paths = paths[max(0, args.skip):]
     paths = paths[: args.limit] if args.limit else paths
+    if not paths:
+        raise SegStudioError(f"{args.images}: no image left after --skip {args.skip}")
     predictor = None
     if args.pred is None:
         import torch
@@ -101,10 +108,11 @@ def run(args: argparse.Namespace) -> dict:
         tools.insert(0, "brush")
     inputs = load_inputs(args, labels)
     crf_params = CRFParams.shipped()
+    options = {} if args.swap_ratio is None else {"swap_ratio": args.swap_ratio / 100.0}
     result: dict = {"tools": {}, "images": len(inputs), "max_interactions": args.max_interactions}
     for tool in tools:
         t0 = time.perf_counter()
-        tables = [annotator.simulate_image(inp, tool, n, void, args.max_interactions, crf_params)
+        tables = [annotator.simulate_image(inp, tool, n, void, args.max_interactions, crf_params, options)
                   for _, inp in inputs]
         miou, acc = annotator.curves(tables, n)
         result["tools"][tool] = {"miou": miou, "pixel_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2)}

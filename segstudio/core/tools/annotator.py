@@ -30,7 +30,7 @@ import numpy as np
 from segstudio.core import paint
 from segstudio.core.crf_params import CRFParams
 from segstudio.core.metrics import ConfusionMatrix, scores_from_counts
-from segstudio.core.tools import Stamp, grabcut, region, scribble_crf, superpixel, wand
+from segstudio.core.tools import Stamp, grabcut, prob_region, region, scribble_crf, superpixel, wand
 
 WAND_TOLERANCES = (8, 16, 24, 40)   # the user turns the wheel until the preview looks right: best of these
 GRABCUT_PAD = 3                     # a user's box is a little larger than the object
@@ -190,6 +190,13 @@ def act_scribble(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
                                             fixed=fixed, mask=ctx.mask), 1
 
 
+def act_class_swap(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
+    """One click at the interior point with the GT class; τ as set (``extra["swap_ratio"]``) or the
+    default. Without model probabilities the tool proposes nothing (the user falls back to the brush)."""
+    ratio = ctx.extra.get("swap_ratio", prob_region.DEFAULT_RATIO_PCT / 100.0)
+    return prob_region.class_swap_stamp(ctx.mask, ctx.inputs.probs, *t.point, t.cls, ratio), 1
+
+
 def act_polygon(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
     contours, _ = cv2.findContours(t.region.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(contours, key=cv2.contourArea)
@@ -213,7 +220,7 @@ def act_oracle(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
 TOOLS: dict[str, Callable[[Context, Target], tuple[Stamp | None, int]]] = {
     "brush": act_brush, "polygon": act_polygon, "fill": act_fill, "region": act_region,
     "superpixel": act_superpixel, "wand": act_wand, "grabcut": act_grabcut, "scribble_crf": act_scribble,
-    "oracle": act_oracle,
+    "class_swap": act_class_swap, "oracle": act_oracle,
 }
 
 
@@ -239,10 +246,12 @@ def image_table(mask: np.ndarray, gt: np.ndarray, num_classes: int, void: int) -
 
 
 def simulate_image(inputs: ImageInputs, tool: str, num_classes: int, void: int, max_interactions: int,
-                   crf_params: CRFParams | None = None) -> list[np.ndarray]:
-    """Confusion tables ((n+1)×(n+1)) of one image after k = 0 … ``max_interactions``."""
+                   crf_params: CRFParams | None = None, options: dict | None = None) -> list[np.ndarray]:
+    """Confusion tables ((n+1)×(n+1)) of one image after k = 0 … ``max_interactions``
+    (``options``: tool settings, e.g. ``{"swap_ratio": 0.1}`` for the class swap)."""
     act = TOOLS[tool]
-    ctx = Context(inputs, inputs.start.copy(), np.zeros(inputs.gt.shape, bool), num_classes, void, crf_params)
+    ctx = Context(inputs, inputs.start.copy(), np.zeros(inputs.gt.shape, bool), num_classes, void, crf_params,
+                  dict(options or {}))
     tables = [image_table(ctx.mask, inputs.gt, num_classes, void)]
     spent = 0
     failed: tuple[int, tuple[int, int]] | None = None
