@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.learning import RetrainTrigger, keys_to_repredict
 from segstudio.core.project import Project
-from segstudio.gui.dialogs.train_dialog import default_output
+from segstudio.gui.dialogs.train_files import default_output
 from segstudio.gui.training_process import DONE, TrainingProcess
 
 

@@ -1,26 +1,26 @@
 """Model > Retrain on my corrections…: fine-tune (or train) a model on the project's corrected masks.
 
 The form picks the base (a checkpoint to fine-tune — the default: the window's current model,
-else the shipped one, classes mapped by name — or an architecture to train from scratch), which masks (edited or reviewed),
-the budget (minutes, the default, or epochs), learning rate, loss, crop and batch (chosen for
-the data unless set), device, the output checkpoint and optional validation on the images that
-have ground truth (otherwise ``segstudio train`` holds out reviewed images itself). A fine-tune
-is judged against its base on the same held-out images: "Use this model" is offered as the
-better model only when it is better; otherwise the status says the current model is kept and
-the button reads "Use it anyway" (never a silent swap to a worse model). Training runs in a separate process (:mod:`segstudio.gui.training_process`),
-so a crash or an out-of-memory kill only ends that process. Its JSON progress drives a progress
-bar, a live plot (training loss per epoch on the left axis, validation mIoU on the right) and a
-log. Stop ends the process; the best checkpoint written so far stays usable. Close, Escape and
-the window's close button always close the dialog; while training runs it asks whether to keep
-training in the background (the default; Model > Retrain shows it again) or to stop it. When a checkpoint
-exists, "Use this model" emits :attr:`TrainDialog.modelReady` with its path and records it in the
-settings list ``model/recent`` (newest first).
+else the shipped one, classes mapped by name — or an architecture to train from scratch), which
+masks (edited or reviewed), the budget (minutes, the default, or epochs), learning rate, loss,
+crop and batch (chosen for the data unless set), device, the output checkpoint and optional
+validation on the images that have ground truth (otherwise ``segstudio train`` holds out
+reviewed images itself). A fine-tune is judged against its base on the same held-out images:
+"Use this model" is offered as the better model only when it is better; otherwise the status
+says the current model is kept and the button reads "Use it anyway" (never a silent swap to a
+worse model). Training runs in a separate process (:mod:`segstudio.gui.training_process`), so a
+crash or an out-of-memory kill only ends that process. Its JSON progress drives a progress bar,
+a live plot (training loss per validation round on the left axis, validation mIoU on the right)
+and a log. Stop ends the process; the best checkpoint written so far stays usable. Close, Escape
+and the window's close button always close the dialog; while training runs it asks whether to
+keep training in the background (the default; Model > Retrain shows it again) or to stop it.
+When a checkpoint exists, "Use this model" emits :attr:`TrainDialog.modelReady` with its path
+and records it in the settings list ``model/recent`` (newest first).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -32,55 +32,16 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
 
 from segstudio.core.images import list_images
 from segstudio.core.project import Project, Status
+from segstudio.gui.dialogs.train_files import (RECENT_KEY, _inspect_checkpoint, _last_error_line, _quote, _stamp,
+                                               current_model, default_output, remember_model)  # noqa: F401 (re-exported)
 from segstudio.gui.dialogs.train_progress import TrainProgressView, escape as _escape
 from segstudio.gui.training_process import CANCELLED, DONE, TrainingProcess, describe_exit
 from segstudio.gui.workers import Workers
 
-RECENT_KEY = "model/recent"
 DEFAULT_MINUTES = 5.0
-MAX_RECENT_MODELS = 10
 LOSSES = (("ce", "Cross-entropy"), ("wce", "Weighted cross-entropy (rare classes count more)"),
           ("focal", "Focal loss (hard pixels count more)"))
 _DEFAULT = object()
-
-
-def default_output(project_folder: Path) -> Path:
-    """``<project>/segstudio/models/finetuned-<timestamp>.pt``, never the name of an existing file."""
-    base = project_folder / "segstudio" / "models" / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base.with_suffix(".pt"), 1
-    while path.exists():
-        n += 1
-        path = base.parent / f"{base.name}-{n}.pt"
-    return path
-
-
-def remember_model(settings, path: str | Path) -> list[str]:
-    """Put ``path`` first in the settings list ``model/recent``; returns the new list."""
-    path = str(path)
-    raw = settings.value(RECENT_KEY, []) if settings is not None else []
-    items = [raw] if isinstance(raw, str) else [str(p) for p in (raw or [])]
-    items = [path] + [p for p in items if p and p != path]
-    if settings is not None:
-        settings.set(RECENT_KEY, items[:MAX_RECENT_MODELS])
-    return items[:MAX_RECENT_MODELS]
-
-
-def current_model(window) -> Path | None:
-    """The checkpoint to fine-tune by default: the window's current model (a ``.pt`` file), else the shipped one."""
-    spec = getattr(getattr(window, "prediction", None), "spec", None)
-    source = getattr(spec, "source", None)
-    if isinstance(source, (str, Path)) and str(source).lower().endswith((".pt", ".pth")) and Path(source).is_file():
-        return Path(source)
-    from segstudio.paths import default_model_path
-    return default_model_path() if default_model_path().is_file() else None
-
-
-def _inspect_checkpoint(path: str) -> dict:   # worker thread: imports torch
-    from segstudio.models.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(path)
-    return {"arch": ckpt.arch, "arch_options": dict(ckpt.arch_options), "classes": list(ckpt.labels.names),
-            "val_miou": (ckpt.meta or {}).get("val_miou")}
 
 
 class TrainDialog(QDialog):
@@ -561,25 +522,3 @@ class TrainDialog(QDialog):
         self.process.kill()
         self.process.wait(5000)
         self.workers.wait()
-
-
-def _stamp(path: Path) -> tuple | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
-def _quote(arg: str) -> str:
-    return arg if arg and all(c.isalnum() or c in "-_./,:=" for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
-
-
-def _last_error_line(tail: str) -> str:
-    """The most telling line of an error output: the CLI's one-line error or a traceback's last line."""
-    lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if "error" in ln.lower() or ln.startswith(("RuntimeError", "ValueError", "OSError", "MemoryError")):
-            return ln
-    return lines[-1] if lines else ""
-
