@@ -22,7 +22,6 @@ from segstudio.core.tools import stamp_from_full
 from segstudio.gui.canvas.tools import Tool, ToolState, _pen
 
 if TYPE_CHECKING:
-    from segstudio.gui.canvas.smart_tools import SmartServices
     from segstudio.gui.document import Document
 
 SAM = "sam"
@@ -47,7 +46,8 @@ def _predict(model, rgb: np.ndarray, key: Any, points, labels, box):
 class SamTool(Tool):
     name = SAM
 
-    def __init__(self, doc: "Document", state: ToolState, services: "SmartServices") -> None:
+    def __init__(self, doc: "Document", state: ToolState, services: Any) -> None:
+        # services: the canvas's SmartServices (gui.canvas.smart_tools, which imports this module)
         super().__init__(doc, state)
         self.services = services
         self.model: Any = None
