@@ -44,6 +44,8 @@ class Actions:
         a("import", "&Import labels…", None, lambda: _import_dialog(win))
         a("retrain", "&Retrain on my corrections…", None, lambda: _dialogs().open_train_dialog(win))
         a("about", "&About SegStudio", None, lambda: _about(win))
+        a("learn", "&Learn while I label (retrain in the background)", None,
+          lambda on: win.learning.set_enabled(on), checkable=True)
         a("accept_all", "&Accept all predictions…", None, lambda: _open("accept_dialog", "open_accept_dialog", win))
         a("shortcuts", "&Keyboard shortcuts", "F1", lambda: _open("shortcuts_dialog", "open_shortcuts_dialog", win))
         # edit
@@ -148,7 +150,7 @@ class Actions:
         self._menu("tools", "&Tools", [f"tool_{n}" for n in T.TOOL_NAMES] + [None] + [f"tool_{n}" for n in S.SMART_NAMES]
                    + ["snap_superpixels", None, "preserve", "smaller", "bigger"])
         # Model menu (panels add their own entries through win.menus["model"]) and Help menu
-        self._menu("model", "&Model", ["retrain", "accept_all", None])
+        self._menu("model", "&Model", ["retrain", "learn", "accept_all", None])
         self._menu("help", "&Help", ["shortcuts", "about"])
 
     def _fill_recent(self) -> None:

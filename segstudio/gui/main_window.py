@@ -31,6 +31,7 @@ from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_keymap import ClassKeymap
 from segstudio.gui.document import Document
 from segstudio.gui.input_guard import InputGuard
+from segstudio.gui.learning_binding import LearningBinding
 from segstudio.gui.label_changes import LabelController
 from segstudio.gui.panels.file_list import FileListModel
 from segstudio.gui.settings import AppSettings
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self.class_keymap = ClassKeymap(self, self.actions_._pick_class)   # after every other shortcut
         self.class_keymap.rebind()
         self._wire()
+        self.learning = LearningBinding(self)     # Model ▸ Learn while I label (opt-in, remembered)
+        self.actions_.by_name["learn"].setChecked(self.learning.enabled)
         self._restore_layout()
         self._show_start()
 
@@ -133,6 +136,7 @@ class MainWindow(QMainWindow):
         self.project = project
         self.document.set_project(project)
         self.file_model.set_project(project)
+        self.learning.project_changed()
         self.settings.add_recent(project.folder)
         self.setWindowTitle(f"{project.folder.name} — SegStudio")
         self._show_workspace()
@@ -145,6 +149,7 @@ class MainWindow(QMainWindow):
         self.document.set_project(None)
         self.file_model.set_project(None)
         self.project = None
+        self.learning.project_changed()
         self._show_start()
 
     def _show_start(self) -> None:
@@ -277,6 +282,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             training.shutdown()
+        self.learning.shutdown()
         self.document.end_stroke()
         self.document.saver.flush()
         self.save_layout()

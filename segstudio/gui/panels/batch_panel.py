@@ -98,8 +98,11 @@ class BatchPanel(QWidget):
             keys = [self.win.document.key]
         return keys
 
-    def keys_for(self, scope: str):
+    def keys_for(self, scope):
+        """Keys for a scope name (all / selected / unlabelled), or ``scope`` itself when it is a list of keys."""
         project = self.win.project
+        if isinstance(scope, (list, tuple)):
+            return list(scope)
         if scope == "selected":
             return self.selected_keys()
         if scope == "unlabelled":
