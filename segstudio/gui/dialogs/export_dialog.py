@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QUrl, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from segstudio.core.export import ExportCancelled, ExportError, ExportReport, export_project
 from segstudio.core.export.common import MANIFEST
 from segstudio.core.project import Project, Status
+from segstudio.gui.dialogs.job_dialog import JobDialogMixin, format_chooser
 from segstudio.gui.workers import Workers
 
 FORMAT_INFO = {
@@ -44,7 +45,7 @@ def default_out_dir(project_folder: Path, fmt: str) -> Path:
     return project_folder.parent / f"{project_folder.name}-{fmt}"
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialogMixin, QDialog):
     _progressed = Signal(int, int, str)   # emitted on the worker thread, delivered queued
 
     def __init__(self, project: Project, parent: QWidget | None = None, settings=None,
@@ -73,17 +74,7 @@ class ExportDialog(QDialog):
     # -- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
         form = QFormLayout()
-        self.format = QComboBox()
-        self.format.setObjectName("exportFormat")
-        for name in FORMAT_INFO:
-            self.format.addItem(name, name)
-        self.format_info = QLabel()
-        self.format_info.setWordWrap(True)
-        self.format_info.setStyleSheet("color: palette(placeholder-text);")
-        fbox = QVBoxLayout()
-        fbox.setSpacing(2)
-        fbox.addWidget(self.format)
-        fbox.addWidget(self.format_info)
+        self.format, self.format_info, fbox = format_chooser(FORMAT_INFO, "exportFormat")
         form.addRow("Format", fbox)
         out_row = QHBoxLayout()
         self.out_edit = QLineEdit()
@@ -285,17 +276,8 @@ class ExportDialog(QDialog):
 
         return export_project(**opts, progress=progress, cancel=cancel)
 
-    def cancel(self) -> None:
-        if self.running and self.cancel_event is not None:
-            self.cancel_event.set()
-            self.status.setText("Cancelling…")
-
-    def _on_progress(self, done: int, total: int, message: str) -> None:
-        if not self.running:
-            return
-        self.progress.setMaximum(max(1, total))
-        self.progress.setValue(min(done, total))
-        self.status.setText(_escape(message[:1].upper() + message[1:] + ("…" if done < total else "")))
+    def status_text(self, text: str) -> str:
+        return _escape(text)
 
     def _done(self, report: ExportReport) -> None:
         self.running = False
@@ -346,31 +328,9 @@ class ExportDialog(QDialog):
         self.open_btn.setEnabled(False)
         self.close_btn.setText("Cancel" if on else "Close")
 
-    def _close_or_cancel(self) -> None:
-        if self.running:
-            self.cancel()
-        else:
-            self.reject()
-
     def _open_folder(self) -> None:
         if self.report is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.report.out_dir)))
-
-    def wait(self, msecs: int = -1) -> bool:
-        """Block until the worker thread is idle (its result is then delivered by the event loop)."""
-        return self.workers.wait(msecs)
-
-    def reject(self) -> None:
-        if self.running:          # Esc while exporting: cancel, the dialog stays until it has stopped
-            self.cancel()
-            return
-        super().reject()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        if self.running:
-            self.cancel()
-            self.workers.wait()
-        super().closeEvent(event)
 
 
 def _escape(text: str) -> str:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
@@ -28,6 +27,7 @@ from segstudio.core.importers import (ImportCancelled, ImportFailed, ImportPlan,
                                       run_import)
 from segstudio.core.labels import resolve
 from segstudio.core.project import Project
+from segstudio.gui.dialogs.job_dialog import JobDialogMixin, format_chooser
 from segstudio.gui.workers import Workers
 
 FORMAT_INFO = {
@@ -47,7 +47,7 @@ EXISTING = (("error", "Stop if an image already has a mask of mine"),
 ADD, VOID = "add", "void"
 
 
-class ImportDialog(QDialog):
+class ImportDialog(JobDialogMixin, QDialog):
     _progressed = Signal(int, int, str)   # emitted on the worker thread, delivered queued
 
     def __init__(self, project: Project, parent: QWidget | None = None, settings=None,
@@ -74,17 +74,7 @@ class ImportDialog(QDialog):
     # -- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
         form = QFormLayout()
-        self.format = QComboBox()
-        self.format.setObjectName("importFormat")
-        for name in FORMAT_INFO:
-            self.format.addItem(name, name)
-        self.format_info = QLabel()
-        self.format_info.setWordWrap(True)
-        self.format_info.setStyleSheet("color: palette(placeholder-text);")
-        fbox = QVBoxLayout()
-        fbox.setSpacing(2)
-        fbox.addWidget(self.format)
-        fbox.addWidget(self.format_info)
+        self.format, self.format_info, fbox = format_chooser(FORMAT_INFO, "importFormat")
         form.addRow("Format", fbox)
         self.source = QLineEdit()
         self.source.setObjectName("importSource")
@@ -277,18 +267,6 @@ class ImportDialog(QDialog):
     def _run_work(self, plan: ImportPlan, decisions: dict[str, str], cancel: threading.Event) -> ImportReport:
         return run_import(plan, decisions, progress=self._progress_fn(), cancel=cancel)
 
-    def cancel(self) -> None:
-        if self.running and self.cancel_event is not None:
-            self.cancel_event.set()
-            self.status.setText("Cancelling…")
-
-    def _on_progress(self, done: int, total: int, message: str) -> None:
-        if not self.running:
-            return
-        self.progress.setMaximum(max(1, total))
-        self.progress.setValue(min(done, total))
-        self.status.setText(message[:1].upper() + message[1:] + ("…" if done < total else ""))
-
     def _done(self, report: ImportReport) -> None:
         self.running = False
         self._set_running(False)
@@ -334,26 +312,6 @@ class ImportDialog(QDialog):
             w.setEnabled(not on)
         self.close_btn.setText("Cancel" if on else "Close")
 
-    def _close_or_cancel(self) -> None:
-        if self.running:
-            self.cancel()
-        else:
-            self.reject()
-
-    def wait(self, msecs: int = -1) -> bool:
-        return self.workers.wait(msecs)
-
-    def reject(self) -> None:
-        if self.running:
-            self.cancel()
-            return
-        super().reject()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        if self.running:
-            self.cancel()
-            self.workers.wait()
-        super().closeEvent(event)
 
 
 def open_import_dialog(win):
