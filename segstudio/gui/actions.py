@@ -22,7 +22,8 @@ from segstudio.gui.canvas import smart_tools as S, tools as T
 MainWindow = QMainWindow
 
 TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I",
-             S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C", S.SAM: "A"}
+             S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C", S.SAM: "A",
+             S.CLASS_SWAP: "X"}
 TOOL_LABELS = {**T.TOOL_NAMES, **S.SMART_NAMES}
 TOOL_SHORT = {**T.SHORT_NAMES, **S.SMART_SHORT}
 
@@ -120,7 +121,8 @@ class Actions:
         if self.size_box.value() != state.brush_size:
             self.size_box.setValue(state.brush_size)
         for box, value in ((getattr(self, "tolerance_box", None), state.tolerance),
-                           (getattr(self, "sp_size_box", None), state.sp_size)):
+                           (getattr(self, "sp_size_box", None), state.sp_size),
+                           (getattr(self, "swap_ratio_box", None), state.swap_ratio)):
             if box is not None and box.value() != value:
                 box.setValue(value)
         if self.by_name["snap_superpixels"].isChecked() != state.snap_superpixels:
@@ -221,6 +223,11 @@ class Actions:
         self.sp_size_box = _spin_box(4, 400, state.sp_size, state.set_sp_size, " px",
                                      "Superpixel size (Shift+wheel with the superpixel brush)")
         sb.addWidget(self.sp_size_box)
+        sb.addWidget(QLabel(" Swap τ "))
+        self.swap_ratio_box = _spin_box(0, 100, state.swap_ratio, state.set_swap_ratio, " %",
+                                        "Class swap: pixels where the model gives the current class at least this "
+                                        "share of its top class's probability (Shift+wheel over the image)")
+        sb.addWidget(self.swap_ratio_box)
         snap = QCheckBox("Snap region")
         snap.setToolTip("Region relabel follows superpixel boundaries")
         snap.toggled.connect(self.by_name["snap_superpixels"].setChecked)

@@ -22,6 +22,11 @@ def scene():
     return labels, p
 
 
+def swap(*args, **kw):
+    """The plain rule: probs[c] ≥ ratio · max, no seed share, no smoothing, no hole filling."""
+    return prob_region.class_swap_stamp(*args, seed_share=None, smooth=0, holes=False, **kw)
+
+
 def full(stamp, shape=(6, 6)):
     out = np.zeros(shape, bool)
     (x0, y0, x1, y1), patch = stamp
@@ -31,7 +36,7 @@ def full(stamp, shape=(6, 6)):
 
 def test_high_ratio_keeps_only_where_the_class_is_the_close_runner_up():
     labels, p = scene()
-    st = prob_region.class_swap_stamp(labels, p, 1.5, 0.5, 2, ratio=0.5)
+    st = swap(labels, p, 1.5, 0.5, 2, ratio=0.5)
     expected = np.zeros((6, 6), bool)
     expected[:3, :4] = True
     expected[1, 3] = False                     # ratio 0.056 there
@@ -41,28 +46,62 @@ def test_high_ratio_keeps_only_where_the_class_is_the_close_runner_up():
 
 def test_low_ratio_grows_to_the_whole_label_region_and_one_means_a_tie():
     labels, p = scene()
-    st = prob_region.class_swap_stamp(labels, p, 0, 0, 2, ratio=0.05)
+    st = swap(labels, p, 0, 0, 2, ratio=0.05)
     assert np.array_equal(full(st), labels == 0)
-    st = prob_region.class_swap_stamp(labels, p, 0, 0, 2, ratio=0.25)
+    st = swap(labels, p, 0, 0, 2, ratio=0.25)
     expected = labels == 0
     expected[1, 3] = False
     assert np.array_equal(full(st), expected)
-    st = prob_region.class_swap_stamp(labels, p, 0, 0, 2, ratio=1.0)   # 0.45 < 0.5: only the clicked pixel
+    st = swap(labels, p, 0, 0, 2, ratio=1.0)   # 0.45 < 0.5: only the clicked pixel
     assert st == ((0, 0, 1, 1), np.ones((1, 1), bool))
 
 
 def test_clicked_pixel_joins_and_the_region_is_its_connected_part():
     labels, p = scene()
-    st = prob_region.class_swap_stamp(labels, p, 0, 5, 2, ratio=0.5)   # a row-5 pixel: ratio 0.29 < 0.5
+    st = swap(labels, p, 0, 5, 2, ratio=0.5)   # a row-5 pixel: ratio 0.29 < 0.5
     assert st == ((0, 5, 1, 6), np.ones((1, 1), bool))
     p2 = p.copy()
     p2[2, 2, :4] = 0.0                                                # row 2 unlikely now
     p2[2, 4, :4] = 0.7                                                # a likely row 4, not touching rows 0-1
-    st = prob_region.class_swap_stamp(labels, p2, 0, 0, 2, ratio=0.5)
+    st = swap(labels, p2, 0, 0, 2, ratio=0.5)
     expected = np.zeros((6, 6), bool)
     expected[:2, :4] = True
     expected[1, 3] = False
     assert np.array_equal(full(st), expected)
+
+
+def test_a_click_where_the_class_is_unlikely_takes_pixels_at_least_half_as_plausible():
+    labels, p = scene()
+    # clicked ratio 0.2 / 0.7 = 2/7: threshold min(0.5, 1/7); (1, 3) at 0.05 / 0.9 stays out
+    st = prob_region.class_swap_stamp(labels, p, 0, 5, 2, ratio=0.5, seed_share=0.5, smooth=0, holes=True)
+    expected = labels == 0
+    expected[1, 3] = False                     # on the box's edge: not a hole
+    assert np.array_equal(full(st), expected)
+    st = prob_region.class_swap_stamp(labels, p, 0, 0, 2, ratio=0.5, seed_share=0.5, smooth=0)
+    expected[3:] = False                       # clicked ratio 0.9: threshold min(0.5, 0.45)
+    assert np.array_equal(full(st), expected)
+
+
+def test_holes_inside_the_proposal_are_filled_and_smoothing_bridges_speckle():
+    labels, p = scene()
+    p[:, 1, 1] = (0.9, 0.05, 0.05)             # a speckle where the model is sure of class 0
+    kw = dict(ratio=0.5, seed_share=None, smooth=0)
+    expected = np.zeros((6, 6), bool)
+    expected[:3, :4] = True
+    expected[1, 3] = False
+    assert np.array_equal(full(prob_region.class_swap_stamp(labels, p, 0, 0, 2, holes=True, **kw)), expected)
+    expected[1, 1] = False
+    assert np.array_equal(full(prob_region.class_swap_stamp(labels, p, 0, 0, 2, holes=False, **kw)), expected)
+    flat = np.zeros((9, 9), np.uint8)
+    q = np.zeros((2, 9, 9), np.float32)
+    q[0], q[1] = 0.55, 0.45
+    q[0, 4], q[1, 4] = 0.99, 0.01              # a 1-px line the plain rule cannot cross
+    kw = dict(ratio=0.5, seed_share=None, holes=False)
+    top = np.zeros((9, 9), bool)
+    top[:4] = True
+    assert np.array_equal(full(prob_region.class_swap_stamp(flat, q, 0, 0, 1, smooth=0, **kw), (9, 9)), top)
+    assert np.array_equal(full(prob_region.class_swap_stamp(flat, q, 0, 0, 1, smooth=2, **kw), (9, 9)),
+                          np.ones((9, 9), bool))
 
 
 def test_nothing_without_probabilities_on_the_same_class_on_void_or_outside():
@@ -81,7 +120,7 @@ def test_applied_through_paint_respects_locked_classes_and_undo_restores():
     labels, p = scene()
     mask = labels.copy()
     mask[0, 0] = 1                       # a different label: not part of the clicked region
-    st = prob_region.class_swap_stamp(mask, p, 2, 2, 2, ratio=0.5)
+    st = swap(mask, p, 2, 2, 2, ratio=0.5)
     before = mask.copy()
     edit = apply_proposal(mask, st, 2)
     expected = before.copy()

@@ -16,6 +16,9 @@ image changed meanwhile), and the SAM image embedding (``segstudio.gui.canvas.sa
 * Scribble + CRF (C): a stroke of the current class; the dense CRF re-runs around it on the
   model's cached probabilities (or, without a prediction, on the current mask).
 * Segment Anything (A): point / box prompts, see :mod:`segstudio.gui.canvas.sam_tool`.
+* Class swap (X): click a wrongly labelled region → its connected part where the model's
+  cached probabilities find the current class likely (``core.tools.prob_region``); Shift+wheel
+  changes τ. Needs a prediction of the open image (Ctrl+R); without one the status bar says so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPainterPath, QPen
 
 from segstudio.core import paint
-from segstudio.core.tools import grabcut, region, scribble_crf, superpixel, wand
+from segstudio.core.tools import grabcut, prob_region, region, scribble_crf, superpixel, wand
 from segstudio.gui.canvas.sam_tool import SamTool
 from segstudio.gui.canvas.tools import Tool, ToolState, _pen
 from segstudio.gui.workers import Workers
@@ -36,10 +39,11 @@ if TYPE_CHECKING:
     from segstudio.gui.document import Document
 
 REGION, SUPERPIXEL, WAND, GRABCUT, SCRIBBLE, SAM = "region", "superpixel", "wand", "grabcut", "scribble_crf", "sam"
+CLASS_SWAP = "class_swap"
 SMART_NAMES = {REGION: "Region relabel", SUPERPIXEL: "Superpixel brush", WAND: "Magic wand",
-               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF", SAM: "Segment Anything"}
+               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF", SAM: "Segment Anything", CLASS_SWAP: "Class swap"}
 SMART_SHORT = {REGION: "Region", SUPERPIXEL: "Superpixel", WAND: "Wand", GRABCUT: "GrabCut", SCRIBBLE: "Scribble",
-               SAM: "SAM"}
+               SAM: "SAM", CLASS_SWAP: "Swap"}
 SCRIBBLE_WIDTH = 3
 
 
@@ -184,6 +188,38 @@ class WandTool(Tool):
 
     def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
         return _shift_wheel(delta, modifiers, self.state.set_tolerance, self.state.tolerance)
+
+
+class ClassSwapTool(Tool):
+    """Click: the clicked label's connected region where the model finds the current class likely."""
+
+    name = CLASS_SWAP
+    cursor = Qt.CursorShape.PointingHandCursor
+
+    def __init__(self, doc: "Document", state: ToolState, services: SmartServices) -> None:
+        super().__init__(doc, state)
+        self.services = services
+
+    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
+        doc = self.doc
+        if doc.mask is None:
+            return
+        probs = self.services.probs()
+        if probs is None:
+            self.services.message("Class swap needs the model's probabilities: run the model on this image (Ctrl+R)")
+            return
+        source = doc.mask
+        shown = self.services.shown_labels()
+        if doc.value_at(pos.x(), pos.y()) == doc.labels.void_value and shown is not None \
+                and shown.shape == source.shape:
+            source = shown                         # swap a region of the shown prediction
+        value = self.state.current_class
+        stamp = prob_region.class_swap_stamp(source, probs, pos.x(), pos.y(), value, self.state.swap_ratio / 100.0)
+        if not doc.apply_stamp("Class swap", stamp, value, self.state.preserve):
+            self.services.message("Class swap: nothing changed")
+
+    def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
+        return _shift_wheel(delta, modifiers, self.state.set_swap_ratio, self.state.swap_ratio)
 
 
 def _shift_wheel(delta: int, modifiers: Qt.KeyboardModifier, setter: Callable[[float], None], value: float) -> bool:
@@ -423,7 +459,8 @@ def make_smart_tools(doc: "Document", state: ToolState) -> dict[str, Tool]:
     tools: dict[str, Tool] = {REGION: RegionTool(doc, state, services), WAND: WandTool(doc, state),
                               SUPERPIXEL: SuperpixelTool(doc, state, services),
                               SCRIBBLE: ScribbleTool(doc, state, services),
-                              GRABCUT: GrabCutTool(doc, state, services), SAM: SamTool(doc, state, services)}
+                              GRABCUT: GrabCutTool(doc, state, services), SAM: SamTool(doc, state, services),
+                              CLASS_SWAP: ClassSwapTool(doc, state, services)}
     for t in tools.values():
         t.services = services  # type: ignore[attr-defined]
     return tools

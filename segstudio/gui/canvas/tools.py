@@ -1,5 +1,5 @@
 """Pointer tools of the canvas: brush, eraser, flood fill, polygon, replace-in-rectangle, picker
-(the smart tools — region, superpixel brush, wand, GrabCut, scribble + CRF — live in
+(the smart tools — region, superpixel brush, wand, GrabCut, scribble + CRF, class swap — live in
 :mod:`segstudio.gui.canvas.smart_tools` and are registered here by :func:`make_tools`).
 
 Tools turn pointer events (in image coordinates) into calls on the :class:`Document`
@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen, QPolygonF
 
 from segstudio.core import paint
 from segstudio.core.crf_params import CRFParams
-from segstudio.core.tools import superpixel as _sp, wand as _wand
+from segstudio.core.tools import prob_region as _swap, superpixel as _sp, wand as _wand
 
 if TYPE_CHECKING:
     from segstudio.gui.document import Document
@@ -49,6 +49,7 @@ class ToolState(QObject):
         self.sp_method, self.sp_size = "slic", _sp.DEFAULT_SIZE   # superpixels (brush, region snap)
         self.snap_superpixels = False              # region relabel snapped to superpixels
         self.crf_params = _crf_params()            # scribble + CRF
+        self.swap_ratio = _swap.DEFAULT_RATIO_PCT  # class swap: τ in %, 0-100
 
     def _update(self, attr: str, value) -> None:
         if value != getattr(self, attr):
@@ -57,6 +58,9 @@ class ToolState(QObject):
 
     def set_tolerance(self, value: float) -> None:
         self._update("tolerance", _wand.clamp_tolerance(value))
+
+    def set_swap_ratio(self, value: float) -> None:
+        self._update("swap_ratio", _swap.clamp_ratio_pct(value))
 
     def set_sp_size(self, size: float) -> None:
         self._update("sp_size", int(min(_sp.MAX_SIZE, max(_sp.MIN_SIZE, round(size)))))
