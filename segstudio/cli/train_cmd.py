@@ -212,6 +212,11 @@ def run(args: argparse.Namespace) -> int:
                          meta={"input": facts.as_meta(), "val_stems": sorted(s for _, _, s in val_set.items)
                                if val_set is not None else []})
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.resume:   # a killed run may have left half-written temp files of its checkpoints and log
+        from segstudio.core.atomic import remove_stale_temps
+
+        for stale in remove_stale_temps(args.out.parent, stem=args.out.stem):
+            print(f"removed a temp file a killed run left: {stale}", file=sys.stderr)
     summary = train(config, labels, train_set, val_set, args.out, resume=args.resume, progress=printer)
     best = summary.get("best", float("nan"))
     what = f"best val mIoU {100 * best:.2f}%" if val_set else f"lowest training loss {-best:.4f}"

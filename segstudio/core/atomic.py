@@ -68,13 +68,15 @@ def is_temp_name(name: str) -> bool:
     return bool(_TEMP.match(name))
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike, stem: str | None = None) -> list[Path]:
     """Delete temp files a killed writer left in ``folder`` (not recursive); return them.
-    Call only when no other writer uses the folder (e.g. at the start of ``--resume``)."""
+    With ``stem``, only the temps of files whose name starts with it (e.g. one checkpoint's
+    ``m.pt``, ``m.last.pt``, ``m.log.jsonl``). Call only when no other writer writes those files
+    (e.g. at the start of ``--resume``)."""
     removed = []
     try:
         with os.scandir(folder) as it:
-            names = [e.name for e in it if is_temp_name(e.name)]
+            names = [e.name for e in it if is_temp_name(e.name) and (stem is None or e.name.startswith(f".{stem}"))]
     except OSError:
         return removed
     for name in names:

@@ -171,3 +171,24 @@ def test_finetune_cli_takes_architecture_from_base_checkpoint(tmp_path):
     assert main(["train", *common, "--from", str(base), "--out", str(out)]) == 0
     ckpt = load_checkpoint(out)
     assert ckpt.arch == "unet" and ckpt.arch_options == {"width": 4, "depth": 1}
+
+
+def test_resume_removes_the_temp_files_a_killed_run_left(tmp_path, capsys):
+    """A kill -9 during a checkpoint write leaves ``.m.pt.XXXXXXXX.tmp``; ``train --resume`` removes the
+    temps of its own files only, says so, and continues."""
+    from segstudio.cli import main
+
+    _, img_dir, mask_dir = _tiny_dataset(tmp_path)
+    out = tmp_path / "run" / "m.pt"
+    common = ["train", "--images", str(img_dir), "--masks", str(mask_dir), "--labels", "binary", "--arch", "unet",
+              "--arch-options", '{"width": 4, "depth": 1}', "--crop", "32,32", "--batch-size", "2", "--threads", "1",
+              "--out", str(out)]
+    assert main([*common, "--epochs", "1"]) == 0
+    stale = out.parent / ".m.last.pt.ab12CD34.tmp"
+    other = out.parent / ".notes.txt.ab12CD34.tmp"          # another file's temp: not ours to remove
+    stale.write_bytes(b"half a checkpoint")
+    other.write_bytes(b"x")
+    capsys.readouterr()
+    assert main([*common, "--epochs", "2", "--resume"]) == 0
+    assert not stale.exists() and other.exists()
+    assert str(stale) in capsys.readouterr().err
