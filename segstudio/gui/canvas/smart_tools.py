@@ -164,11 +164,7 @@ class RegionTool(Tool):
         doc = self.doc
         if doc.mask is None:
             return
-        source = doc.mask
-        v = doc.value_at(pos.x(), pos.y())
-        shown = self.services.shown_labels()
-        if v == doc.labels.void_value and shown is not None and shown.shape == source.shape:
-            source = shown                         # relabel a region of the shown prediction
+        source = _labels_at(doc, self.services, pos)
         sp = self.services.current_superpixels() if self.state.snap_superpixels else None
         if self.state.snap_superpixels and sp is None:
             self.services.message("Superpixels are still being computed; region not snapped")
@@ -208,11 +204,7 @@ class ClassSwapTool(Tool):
         if probs is None:
             self.services.message("Class swap needs the model's probabilities: run the model on this image (Ctrl+R)")
             return
-        source = doc.mask
-        shown = self.services.shown_labels()
-        if doc.value_at(pos.x(), pos.y()) == doc.labels.void_value and shown is not None \
-                and shown.shape == source.shape:
-            source = shown                         # swap a region of the shown prediction
+        source = _labels_at(doc, self.services, pos)
         value = self.state.current_class
         stamp = prob_region.class_swap_stamp(source, probs, pos.x(), pos.y(), value, self.state.swap_ratio / 100.0)
         if not doc.apply_stamp("Class swap", stamp, value, self.state.preserve):
@@ -220,6 +212,15 @@ class ClassSwapTool(Tool):
 
     def wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> bool:
         return _shift_wheel(delta, modifiers, self.state.set_swap_ratio, self.state.swap_ratio)
+
+
+def _labels_at(doc: "Document", services: SmartServices, pos: QPointF) -> np.ndarray:
+    """The labels a click-to-relabel tool works on: the mask, or the shown prediction where the mask is void."""
+    shown = services.shown_labels()
+    if doc.value_at(pos.x(), pos.y()) == doc.labels.void_value and shown is not None \
+            and shown.shape == doc.mask.shape:
+        return shown
+    return doc.mask
 
 
 def _shift_wheel(delta: int, modifiers: Qt.KeyboardModifier, setter: Callable[[float], None], value: float) -> bool:
