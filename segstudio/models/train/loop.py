@@ -37,7 +37,7 @@ from segstudio.models.train import ddp
 from segstudio.models.train.accel import Precision, loader_options, maybe_compile
 from segstudio.models.train.data import SegDataset
 from segstudio.models.train.finetune import transfer_weights
-from segstudio.models.train.losses import SegLoss, class_weights
+from segstudio.models.train.losses import SegLoss, class_weights, supervised_loss
 from segstudio.models.train.plan import MEASURE_STEPS, StepBudget
 
 
@@ -262,7 +262,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
         x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
         with precision.autocast():
-            loss = criterion(runner(x), y)
+            loss = supervised_loss(criterion, runner(x), y, model)
         precision.backward_step(loss, opt)
         run_loss += float(loss.detach()) * x.shape[0]
         seen += x.shape[0]

@@ -5,6 +5,9 @@ Class weights from a pixel histogram:
 - ``median``: median-frequency balancing w_c = median(f) / f_c (SegNet), f_c = N_c / N,
 and ``power`` p raises them to w_c**p (p = 0.5 softens median weights). Classes with no
 pixels get weight 0 (they cannot be learned from this data anyway).
+
+Deep supervision (U-Net++, U-Net 3+): a model that keeps extra heads' full-size logits in
+``model.aux_logits`` while training is trained on the mean of the main and every head's loss.
 """
 
 from __future__ import annotations
@@ -68,3 +71,13 @@ class SegLoss(torch.nn.Module):
             return focal_loss(logits, target, self.gamma, self.weight, self.ignore_index)
         w = self.weight if self.kind == "wce" else None
         return F.cross_entropy(logits, target, weight=w, ignore_index=self.ignore_index)
+
+
+def supervised_loss(criterion, logits: torch.Tensor, target: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """``criterion(logits, target)``, averaged with the loss of every deep-supervision head the model
+    kept in ``aux_logits`` during this forward pass (none: the plain loss)."""
+    loss = criterion(logits, target)
+    aux = getattr(model, "aux_logits", None) or []
+    if not aux:
+        return loss
+    return (loss + sum(criterion(a, target) for a in aux)) / (1 + len(aux))
