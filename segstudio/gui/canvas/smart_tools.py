@@ -152,13 +152,17 @@ class SmartServices(QObject):
         return self.workers.wait(msecs)
 
 
-class RegionTool(Tool):
-    name = REGION
-    cursor = Qt.CursorShape.PointingHandCursor
+class _ServicedTool(Tool):
+    """A tool that uses the canvas's shared per-image services (superpixels, probabilities, messages)."""
 
     def __init__(self, doc: "Document", state: ToolState, services: SmartServices) -> None:
         super().__init__(doc, state)
         self.services = services
+
+
+class RegionTool(_ServicedTool):
+    name = REGION
+    cursor = Qt.CursorShape.PointingHandCursor
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
         doc = self.doc
@@ -186,15 +190,11 @@ class WandTool(Tool):
         return _shift_wheel(delta, modifiers, self.state.set_tolerance, self.state.tolerance)
 
 
-class ClassSwapTool(Tool):
+class ClassSwapTool(_ServicedTool):
     """Click: the clicked label's connected region where the model finds the current class likely."""
 
     name = CLASS_SWAP
     cursor = Qt.CursorShape.PointingHandCursor
-
-    def __init__(self, doc: "Document", state: ToolState, services: SmartServices) -> None:
-        super().__init__(doc, state)
-        self.services = services
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
         doc = self.doc
@@ -231,14 +231,13 @@ def _shift_wheel(delta: int, modifiers: Qt.KeyboardModifier, setter: Callable[[f
     return True
 
 
-class _StrokeTool(Tool):
+class _StrokeTool(_ServicedTool):
     """Collects a press-drag-release path (image coordinates) and draws it."""
 
     width = SCRIBBLE_WIDTH
 
     def __init__(self, doc: "Document", state: ToolState, services: SmartServices) -> None:
-        super().__init__(doc, state)
-        self.services = services
+        super().__init__(doc, state, services)
         self.path: list[tuple[float, float]] = []
 
     @property
