@@ -7,7 +7,6 @@ Presets: ``voc``, ``camvid``, ``cityscapes``, ``ade20k``, ``binary``; ``labels.j
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
@@ -16,6 +15,7 @@ import numpy as np
 
 from segstudio.core import atomic
 from segstudio.core.errors import LabelSetError
+from segstudio.core.jsonfile import read_json
 
 Color = tuple[int, int, int]
 
@@ -159,12 +159,7 @@ class LabelSet:
     @classmethod
     def load(cls, path: str | Path) -> "LabelSet":
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LabelSetError(f"{path}: no such label file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LabelSetError(f"{path}: not a readable JSON label set ({exc})") from None
+        data = read_json(path, "label set", LabelSetError, missing="no such label file")
         return cls.from_dict(data, str(path))
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from pathlib import Path
 
@@ -23,15 +22,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from segstudio.core.importers.common import UNLABELLED, Decoded, ImportFailed, ReadContext, Scan, SourceItem, find_files
+from segstudio.core.jsonfile import read_json
 
 NO_AREA = {"line", "linestrip", "point", "points"}
 
 
 def _load(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFailed(f"{path}: not a readable labelme JSON file ({exc})") from None
+    data = read_json(path, "labelme file", ImportFailed)
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ImportFailed(f"{path}: not a labelme file (no 'shapes' list)")
     return data

@@ -9,13 +9,13 @@ letter case. Classes: :func:`resolve_classes` matches each source name to a proj
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from segstudio.core.export.common import output_stem
 from segstudio.core.importers.common import ImportFailed, SourceClass, norm_name
+from segstudio.core.jsonfile import read_json
 from segstudio.core.labels import LabelSet
 from segstudio.core.project import Project
 
@@ -62,12 +62,7 @@ def read_map(path: str | os.PathLike | None) -> dict[str, str | None]:
     if path is None:
         return {}
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ImportFailed(f"{p}: class map file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFailed(f"{p}: not a readable JSON class map ({exc})") from None
+    data = read_json(p, "class map", ImportFailed, missing="class map file not found")
     if not isinstance(data, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
                                              for k, v in data.items()):
         raise ImportFailed(f'{p}: a class map is a JSON object {{"source name": "project name" or null}}')
