@@ -231,22 +231,20 @@ def bench_train(device: torch.device, quick: bool, tmp: Path) -> list[dict]:
     files = list_images(folder)
     steps = 4 if quick else 40
     batch = 2 if quick else 16
-    workers = 0 if quick else 4
-    modes = [("fp32", None)]
-    if device.type == "cuda":
-        modes.append(("amp bf16" if torch.cuda.is_bf16_supported() else "amp fp16",
-                      torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16))
+    from segstudio.models.train.accel import Precision, loader_options
+
     rows = []
-    for name, dtype in modes:
+    # what `segstudio train` runs: its Precision (fp32, or AMP on CUDA) and its DataLoader options
+    for amp in ([False, True] if device.type == "cuda" else [False]):
+        precision = Precision(device, amp)
+        name = "fp32" if precision.dtype is None else f"amp {precision.name}"
         torch.manual_seed(0)
         model = build_model("unet-light", 2).to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-        loader = torch.utils.data.DataLoader(_Pairs(files, crop), batch_size=batch, shuffle=True,
-                                             num_workers=workers, pin_memory=device.type == "cuda",
-                                             persistent_workers=workers > 0, drop_last=True)
+        loader = torch.utils.data.DataLoader(_Pairs(files, crop), batch_size=batch, shuffle=True, drop_last=True,
+                                             **loader_options(device, 0 if quick else None))
         waited = total = 0.0
         done = 0
         it = iter(loader)
@@ -260,14 +258,9 @@ def bench_train(device: torch.device, quick: bool, tmp: Path) -> list[dict]:
                 x, y = next(it)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             t1 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                out = model(x)
-                out = out["out"] if isinstance(out, dict) else out
-                loss = torch.nn.functional.cross_entropy(out.float(), y)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            with precision.autocast():
+                loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            precision.backward_step(loss, opt)
             sync(device)
             if done >= 2:                    # first steps include cuDNN autotuning and worker start-up
                 waited += t1 - t0

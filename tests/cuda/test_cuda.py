@@ -76,20 +76,17 @@ def test_amp_training_steps_lower_the_loss():
     torch.manual_seed(0)
     model = build_model("unet-light", 3).cuda().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    from segstudio.models.train.accel import Precision
+
+    precision = Precision(torch.device("cuda"))          # what `segstudio train` uses: bf16, else fp16 + scaler
+    assert precision.dtype is not None
     x = torch.randn(4, 3, 128, 128, device="cuda").to(memory_format=torch.channels_last)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 1).long()
     losses = []
     for _ in range(30):
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=dtype):
-            out = model(x)
-            out = out["out"] if isinstance(out, dict) else out
-            loss = torch.nn.functional.cross_entropy(out.float(), y)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        with precision.autocast():
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+        precision.backward_step(loss, opt)
         losses.append(float(loss))
     assert np.isfinite(losses).all() and losses[-1] < 0.7 * losses[0], losses
 
