@@ -15,7 +15,7 @@ ImageNet's). Engines:
 
 Labels come from the argmax of the logits; probabilities (softmax, float32) are only computed
 when asked for. ``tta="flip"|"ms"`` averages the probabilities over mirrored (and rescaled)
-copies (see ``tta``); labels are then the argmax of the averaged probabilities. Large images: ``tile=None`` tiles images over ``AUTO_TILE_PIXELS`` (tile 1024),
+copies (see ``tta``); labels are then the argmax of the averaged probabilities. Large images: ``tile=None`` tiles images over ``AUTO_TILE_PIXELS`` (``tiling.auto_tile``: 1280 on CPU),
 ``tile=0`` never tiles, ``tile=N`` tiles when a side exceeds N; tiles of a tile row run through
 the network ``batch_size`` at a time and ``on_progress(done, total)`` reports tiles within the image; ``max_side`` downsizes the image
 first and upsamples the probabilities back (see ``tiling``).
@@ -272,7 +272,7 @@ class Predictor:
     # -- inference ---------------------------------------------------------------------------
     def _tile_size(self, h: int, w: int) -> int | None:
         if self.tile is None:
-            return tiling.DEFAULT_TILE if h * w > tiling.AUTO_TILE_PIXELS else None
+            return tiling.auto_tile(self._device.type) if h * w > tiling.AUTO_TILE_PIXELS else None
         if self.tile and max(h, w) > self.tile:
             return int(self.tile)
         return None
@@ -316,6 +316,13 @@ class Predictor:
         """``N×C×h×w`` float32 probabilities of ``N×h×w×3`` uint8 (tile) images, with the TTA mode."""
         return tta_probs(self._runner.logits, batch, self.tta).cpu().numpy()   # channels-last stays (fast argmax)
 
+    def _tile_scores(self) -> dict[str, Any]:
+        """What ``tiling.predict_tiled`` runs the tiles through: the logits (labels straight from their
+        argmax where one tile covers a pixel), or with TTA the averaged probabilities."""
+        if self.tta == "none":
+            return {"logits_fn": self._runner.logits}
+        return {"batch_fn": self.tiles_probs}
+
     def tile_probs(self, rgb: np.ndarray) -> np.ndarray:
         """``C×h×w`` float32 probabilities of one (tile) image."""
         return self.tiles_probs(rgb[None])[0]
@@ -338,8 +345,8 @@ class Predictor:
         if tile is not None:
             labels, probs = tiling.predict_tiled(work, None, self.num_classes, tile, self.tile_overlap,
                                                  want_probs or scale < 1.0, dtype, self.prob_budget,
-                                                 batch_fn=self.tiles_probs, batch_size=self.batch_size,
-                                                 progress=self.on_progress)
+                                                 batch_size=self.batch_size, progress=self.on_progress,
+                                                 **self._tile_scores())
             if scale == 1.0:
                 return Prediction(labels, probs)
         else:
