@@ -38,7 +38,7 @@ from segstudio.core.errors import SegStudioError  # noqa: E402
 from segstudio.core.tools import annotator  # noqa: E402
 
 DEFAULT_TOOLS = ("brush", "polygon", "fill", "region", "superpixel", "wand", "grabcut", "scribble_crf", "class_swap",
-                 "oracle")
+                 "learn_brush", "oracle")
 DEFAULT_MODEL = ROOT / "resources" / "models" / "camvid_default.pt"
 
 

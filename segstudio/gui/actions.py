@@ -23,7 +23,7 @@ MainWindow = QMainWindow
 
 TOOL_KEYS = {T.BRUSH: "B", T.ERASER: "E", T.FILL: "F", T.POLYGON: "P", T.REPLACE: "R", T.PICKER: "I",
              S.REGION: "N", S.SUPERPIXEL: "S", S.WAND: "W", S.GRABCUT: "G", S.SCRIBBLE: "C", S.SAM: "A",
-             S.CLASS_SWAP: "X"}
+             S.CLASS_SWAP: "X", S.LEARN: "K"}
 TOOL_LABELS = {**T.TOOL_NAMES, **S.SMART_NAMES}
 TOOL_SHORT = {**T.SHORT_NAMES, **S.SMART_SHORT}
 

@@ -30,7 +30,7 @@ import numpy as np
 from segstudio.core import paint
 from segstudio.core.crf_params import CRFParams
 from segstudio.core.metrics import ConfusionMatrix, scores_from_counts
-from segstudio.core.tools import Stamp, grabcut, prob_region, region, scribble_crf, superpixel, wand
+from segstudio.core.tools import Stamp, grabcut, learn_brush, prob_region, region, scribble_crf, superpixel, wand
 
 WAND_TOLERANCES = (8, 16, 24, 40)   # the user turns the wheel until the preview looks right: best of these
 GRABCUT_PAD = 3                     # a user's box is a little larger than the object
@@ -197,6 +197,16 @@ def act_class_swap(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
     return prob_region.class_swap_stamp(ctx.mask, ctx.inputs.probs, *t.point, t.cls, ratio), 1
 
 
+def act_learn_brush(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
+    """The brush's own stroke (same size and path), extended by the per-image refit."""
+    d = brush_diameter(t.depth)
+    stroke = disc_stroke(t, medial_axis(t, d / 2), d, ctx.mask.shape)
+    if stroke is None:
+        return None, 1
+    return learn_brush.learning_brush_stamp(ctx.inputs.rgb, ctx.inputs.probs, ctx.mask, stroke, t.cls,
+                                            ctx.num_classes, fixed=ctx.edited), 1
+
+
 def act_polygon(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
     contours, _ = cv2.findContours(t.region.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(contours, key=cv2.contourArea)
@@ -220,7 +230,7 @@ def act_oracle(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
 TOOLS: dict[str, Callable[[Context, Target], tuple[Stamp | None, int]]] = {
     "brush": act_brush, "polygon": act_polygon, "fill": act_fill, "region": act_region,
     "superpixel": act_superpixel, "wand": act_wand, "grabcut": act_grabcut, "scribble_crf": act_scribble,
-    "class_swap": act_class_swap, "oracle": act_oracle,
+    "class_swap": act_class_swap, "learn_brush": act_learn_brush, "oracle": act_oracle,
 }
 
 

@@ -16,6 +16,9 @@ image changed meanwhile), and the SAM image embedding (``segstudio.gui.canvas.sa
 * Scribble + CRF (C): a stroke of the current class; the dense CRF re-runs around it on the
   model's cached probabilities (or, without a prediction, on the current mask).
 * Segment Anything (A): point / box prompts, see :mod:`segstudio.gui.canvas.sam_tool`.
+* Learning brush (K): paints like the brush (same size), then a per-image classifier refitted
+  on everything painted in this image extends the stroke over the connected pixels it now gives
+  the class (``core.tools.learn_brush``; on a worker, applied with the stroke as one undo step).
 * Class swap (X): click a wrongly labelled region → its connected part where the model's
   cached probabilities find the current class likely (``core.tools.prob_region``); Shift+wheel
   changes τ. Needs a prediction of the open image (Ctrl+R); without one the status bar says so.
@@ -30,7 +33,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPainterPath, QPen
 
 from segstudio.core import paint
-from segstudio.core.tools import grabcut, prob_region, region, scribble_crf, superpixel, wand
+from segstudio.core.tools import grabcut, learn_brush, prob_region, region, scribble_crf, superpixel, wand
 from segstudio.gui.canvas.sam_tool import SamTool
 from segstudio.gui.canvas.tools import Tool, ToolState, _pen
 from segstudio.gui.workers import Workers
@@ -39,11 +42,12 @@ if TYPE_CHECKING:
     from segstudio.gui.document import Document
 
 REGION, SUPERPIXEL, WAND, GRABCUT, SCRIBBLE, SAM = "region", "superpixel", "wand", "grabcut", "scribble_crf", "sam"
-CLASS_SWAP = "class_swap"
+CLASS_SWAP, LEARN = "class_swap", "learn_brush"
 SMART_NAMES = {REGION: "Region relabel", SUPERPIXEL: "Superpixel brush", WAND: "Magic wand",
-               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF", SAM: "Segment Anything", CLASS_SWAP: "Class swap"}
+               GRABCUT: "GrabCut box", SCRIBBLE: "Scribble + CRF", SAM: "Segment Anything", CLASS_SWAP: "Class swap",
+               LEARN: "Learning brush"}
 SMART_SHORT = {REGION: "Region", SUPERPIXEL: "Superpixel", WAND: "Wand", GRABCUT: "GrabCut", SCRIBBLE: "Scribble",
-               SAM: "SAM", CLASS_SWAP: "Swap"}
+               SAM: "SAM", CLASS_SWAP: "Swap", LEARN: "Learn"}
 SCRIBBLE_WIDTH = 3
 
 
@@ -366,6 +370,31 @@ def _scribble_job(rgb, probs, mask, num_classes, stroke, value, params, fixed):
     return scribble_crf.scribble_crf_stamp(rgb, probs, stroke, value, params, fixed=fixed, mask=mask)
 
 
+class LearningBrushTool(_StrokeTool):
+    """A brush stroke (brush size) that the per-image refit extends; see ``core.tools.learn_brush``."""
+
+    name = LEARN
+
+    @property
+    def width(self) -> float:  # type: ignore[override]
+        return float(self.state.brush_size)
+
+    def finish(self, path: list[tuple[float, float]]) -> None:
+        doc = self.doc
+        if doc.image is None or doc.mask is None:
+            return
+        st = self.stroke_stamp(path, self.state.brush_size)
+        if st is None:
+            return
+        probs = self.services.probs()
+        if probs is None:
+            self.services.message("Learning brush: no prediction shown, learning from colour and the mask")
+        fixed = doc.fixed_pixels()
+        self.services.run("Learning brush", learn_brush.learning_brush_stamp, doc.image.rgb, probs, doc.mask.copy(),
+                          st, self.state.current_class, doc.labels.num_classes,
+                          None if fixed is None else fixed.copy(), value=self.state.current_class)
+
+
 class GrabCutTool(_StrokeTool):
     """Drag a box; Shift+drag (foreground) and Ctrl+drag (background) scribbles come first."""
 
@@ -460,7 +489,8 @@ def make_smart_tools(doc: "Document", state: ToolState) -> dict[str, Tool]:
                               SUPERPIXEL: SuperpixelTool(doc, state, services),
                               SCRIBBLE: ScribbleTool(doc, state, services),
                               GRABCUT: GrabCutTool(doc, state, services), SAM: SamTool(doc, state, services),
-                              CLASS_SWAP: ClassSwapTool(doc, state, services)}
+                              CLASS_SWAP: ClassSwapTool(doc, state, services),
+                              LEARN: LearningBrushTool(doc, state, services)}
     for t in tools.values():
         t.services = services  # type: ignore[attr-defined]
     return tools
