@@ -107,6 +107,28 @@ def test_prediction_is_scored_when_there_is_no_mask(make_window, demo_folder, tm
     assert panel.scores().miou == pytest.approx(ref.miou)
 
 
+def test_auto_scores_nothing_when_there_is_neither_mask_nor_prediction(make_window, demo_folder, tmp_path, qtbot):
+    """Not 0 %: an image nobody labelled or predicted yet has no score; the first stroke gives one."""
+    labels = preset("camvid")
+    proj = Project(demo_folder)
+    gt_dir = tmp_path / "gt"
+    for k in proj.keys():
+        write_mask(gt_dir / f"{k}.png", np.zeros((60, 80), np.uint8), labels)
+    win = make_window(demo_folder)
+    assert not (win.document.mask < 11).any()
+    panel = win.metrics_panel
+    assert panel.attach_ground_truth(gt_dir)
+    qtbot.waitUntil(lambda: panel.gt is not None, timeout=5000)
+    assert panel.source_used is None and panel.scores() is None
+    assert "Nothing to score yet" in panel.summary.text()
+    key(win, Qt.Key.Key_0)
+    drag(win, [(10, 10), (30, 10)])
+    qtbot.waitUntil(lambda: panel.live.ready and panel.source_used == "mask", timeout=5000)
+    s = panel.scores()
+    painted = np.count_nonzero(win.document.mask == 0)
+    assert s.valid_pixels == 4800 and painted > 0 and s.pixel_accuracy == pytest.approx(painted / 4800)
+
+
 def test_folder_table_matches_eval_worst_first_and_opens(make_window, labelled, qtbot):
     folder, gt_dir = labelled
     win = make_window(folder)

@@ -2,7 +2,8 @@
 
 Attach a ground-truth folder (``Project.set_ground_truth``; GT matched by key/stem through
 ``Project.ground_truth_path``). The evaluated array is the user's mask, the model's
-prediction, or "auto" (the mask once it has any labelled pixel, else the prediction). The
+prediction, or "auto" (the mask once it has any labelled pixel, else the prediction; with neither,
+nothing is scored and the panel says so instead of showing 0 %). The
 panel shows mIoU and pixel accuracy, per-class IoU as a bar chart and the confusion matrix
 as a heat map (both axes labelled; "Enlarge…" or a double-click opens it in its own window with
 counts and row rates), with the same numbers as ``segstudio eval`` on the same files. Texts
@@ -210,10 +211,10 @@ class MetricsPanel(QWidget):
             pred = self._prediction()
             return ("prediction", pred) if pred is not None else (None, None)
         labelled = doc.counts.size > 0 and int(doc.counts[: min(n, doc.counts.size)].sum()) > 0
-        pred = self._prediction()
-        if not labelled and pred is not None:
-            return "prediction", pred
-        return "mask", doc.mask
+        if labelled:
+            return "mask", doc.mask
+        pred = self._prediction()           # no labels and no prediction: nothing to score (not 0 %)
+        return ("prediction", pred) if pred is not None else (None, None)
 
     def reset(self) -> None:
         """Full recompute for the current image, GT and source."""
@@ -341,6 +342,9 @@ class MetricsPanel(QWidget):
             self.legend.setText("")
             if self.gt is None and self.win.project is not None and self.win.project.ground_truth is None:
                 self.summary.setText("Attach a ground-truth folder to score the open image.")
+            elif self.gt is not None and self.source_used is None and self.doc.mask is not None:
+                self.summary.setText("Nothing to score yet: this image has no labels and no prediction "
+                                     "(paint, or run the model with Ctrl+R).")
             return
         gt_path = self.win.project.ground_truth_path(self.gt_key) if self.win.project and self.gt_key else None
         self.summary.setText(
