@@ -3,6 +3,7 @@ cancel stopping within one image."""
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from guihelpers import make_images
 from predhelpers import load_and_wait, slow_module, tiny_checkpoint
@@ -49,7 +50,9 @@ def test_batch_cancel_stops_within_one_image(make_window, five_images, qtbot):
     win = make_window(five_images)
     load_and_wait(win, qtbot, ModelSpec(slow_module(0.3), device="cpu", labels=preset("camvid")), prefetch=False)
     panel = win.batch_panel
-    panel.runner.imageDone.connect(lambda *_: panel.cancel())   # cancel as soon as one image is written
+    # cancel as soon as one image is written, from the worker itself (a queued slot on a loaded machine
+    # can run images later; the runner's cancel is a thread-safe event)
+    panel.runner.imageDone.connect(lambda *_: panel.runner.cancel(), Qt.ConnectionType.DirectConnection)
     panel.start("all")
     qtbot.waitUntil(lambda: panel.summary is not None, timeout=20000)
     s = panel.summary
