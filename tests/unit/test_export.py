@@ -429,3 +429,39 @@ def test_cli(proj, tmp_path, capsys):
     assert "exported 6 image(s) (train 3, val 3) as coco" in out.out
     assert main(["export", str(folder), "--format", "coco", "--out", str(tmp_path / "c")]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_a_killed_exports_partial_folder_is_removed_by_the_next_export(proj, tmp_path):
+    """kill -9 in the middle of writing leaves DIR.partial-HOST-PID-*; the next export removes it (the
+    process is gone), says so, and leaves a running export's folder and foreign folders alone."""
+    import os
+    import subprocess
+    import sys
+
+    folder, _ = proj
+    out = tmp_path / "exp"
+    code = ("import os, sys\n"
+            "from segstudio.core.export import export_project\n"
+            "calls = []\n"
+            "def tick(done, total, what):\n"
+            "    calls.append(what)\n"
+            "    if sum(c.startswith('writing') for c in calls) == 3:   # two images written\n"
+            "        os.kill(os.getpid(), 9)\n"
+            f"export_project({str(folder)!r}, 'voc', {str(out)!r}, progress=tick)\n")
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert killed.returncode == -9, killed.stderr.decode()
+    left = [p for p in tmp_path.iterdir() if p.name.startswith("exp.partial-")]
+    assert len(left) == 1 and any(left[0].rglob("*.png")) and not out.exists()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = tmp_path / left[0].name.replace(left[0].name.split("-")[-2], str(sleeper.pid), 1)
+        running.mkdir()
+        foreign = tmp_path / "exp.partial-otherhost-1-abcd"
+        foreign.mkdir()
+        report = export_project(folder, "voc", out)
+        assert not left[0].exists() and running.is_dir() and foreign.is_dir()
+        assert any("removed 1 unfinished export folder" in w for w in report.warnings)
+        assert (out / "segstudio-export.json").is_file()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

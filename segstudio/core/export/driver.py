@@ -12,12 +12,17 @@ export refuse, saying how to recover (``recover=True`` replays the journals into
 first, as opening the folder in the app does). A disk fault (full, read-only) raises
 :class:`~segstudio.core.errors.DiskError` naming the file as it would have been in ``DIR``.
 The published folder has the umask's permissions, like the files (not ``mkdtemp``'s 0700).
+The partial folder's name carries this host and process id (``DIR.partial-HOST-PID-XXXX``): a
+later export removes the partial folders of dead processes on this host (an export killed with
+SIGKILL or a power cut) and says so in its warnings; a running export's folder is never touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -110,6 +115,41 @@ def _publish(partial: Path, out_dir: Path) -> None:
     else:
         os.rename(partial, out_dir)
     fsync_dir(out_dir.parent)  # make the publishing rename durable
+
+
+def _partial_prefix(out_dir: Path) -> str:
+    host = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+    return f"{out_dir.name}.partial-{host}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:          # e.g. another user's process: alive
+        return True
+    return True
+
+
+def remove_stale_partials(out_dir: Path) -> list[Path]:
+    """Remove ``DIR.partial-HOST-PID-*`` folders of this host whose process is gone; returns them."""
+    prefix = _partial_prefix(out_dir)
+    host_part = prefix[: prefix.rindex("-", 0, len(prefix) - 1) + 1]    # "DIR.partial-HOST-"
+    removed = []
+    try:
+        siblings = list(out_dir.parent.iterdir()) if out_dir.parent.is_dir() else []
+    except OSError:
+        return removed
+    for p in siblings:
+        rest = p.name[len(host_part):] if p.name.startswith(host_part) else ""
+        pid = rest.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or not p.is_dir() or p.is_symlink():
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            removed.append(p)
+    return removed
 
 
 def _make_parent(parent: Path) -> Path | None:
@@ -229,7 +269,11 @@ def export_project(project_folder: str | os.PathLike, fmt: str, out_dir: str | o
     created = None
     try:
         created = _make_parent(out_dir.parent)
-        partial = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.partial-", dir=out_dir.parent))
+        stale = remove_stale_partials(out_dir)
+        if stale:
+            warnings.append(f"removed {len(stale)} unfinished export folder(s) left by an export that was killed "
+                            f"(e.g. {stale[0].name})")
+        partial = Path(tempfile.mkdtemp(prefix=_partial_prefix(out_dir), dir=out_dir.parent))
     except OSError as exc:
         _unmake_parent(out_dir.parent, created)
         raise disk_error(out_dir, exc, "cannot create the export folder") from None
