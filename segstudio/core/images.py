@@ -1,6 +1,7 @@
 """Images: read any common file into RGB uint8, whatever its flavour.
 
-JPEG/PNG/TIFF/BMP/WebP; 8- or 16-bit; grey, grey+alpha, palette, RGB, RGBA, CMYK; EXIF
+JPEG/PNG/TIFF/BMP/WebP; 8- or 16-bit (reduced to 8 bits keeping the significant bits, see
+:func:`significant_shift`: 10/12-bit data stays bright); grey, grey+alpha, palette, RGB, RGBA, CMYK; EXIF
 orientation applied; non-ASCII paths. Always returns ``H×W×3 uint8`` RGB plus the size as
 displayed (after orientation). Alpha is dropped (composited on black is not attempted:
 labels refer to the colour channels). Unreadable or truncated files raise
@@ -79,18 +80,22 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def significant_shift(top: int) -> int:
+    """Right shift that brings integer data whose largest value is ``top`` to 8 bits while keeping
+    its significant bits: 0 for data that fits in 8 bits, 4 for 12-bit camera data (≤ 4095),
+    8 for full 16-bit data. (A plain ``>> 8`` turned 12-bit images nearly black: 0–15.)"""
+    return max(0, int(top).bit_length() - 8)
+
+
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype == np.uint16:
-        return (arr >> 8).astype(np.uint8)
     if arr.dtype.kind == "f":
         return np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8) if arr.max(initial=0) <= 1.0 \
             else np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.dtype.kind in "iu":  # 32-bit ints from mode "I" (16-bit data widened by PIL)
-        top = int(arr.max(initial=0))
-        shift = 8 if top > 255 else 0
-        return np.clip(arr >> shift, 0, 255).astype(np.uint8)
+    if arr.dtype.kind in "iu":  # uint16, or 32-bit ints from mode "I" (16-bit data widened by PIL)
+        arr = np.clip(arr, 0, 65535)
+        return (arr >> significant_shift(int(arr.max(initial=0)))).astype(np.uint8)
     raise TypeError(f"unsupported pixel type {arr.dtype}")
 
 
@@ -113,6 +118,21 @@ def _read_with_opencv(path: Path) -> np.ndarray | None:
     if arr.shape[2] == 4:
         arr = arr[..., :3]
     return np.ascontiguousarray(arr[..., ::-1])
+
+
+def _deep_colour(img: Image.Image, path: Path) -> bool:
+    """Whether a file PIL opened as RGB(A) holds more than 8 bits per sample (16-bit PNG / TIFF)."""
+    try:
+        if img.format == "TIFF":
+            bits = img.tag_v2.get(258, 8)
+            return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+        if img.format == "PNG":
+            with open(path, "rb") as f:
+                head = f.read(26)
+            return len(head) == 26 and head[24] == 16
+    except (OSError, AttributeError, TypeError, ValueError):
+        return False
+    return False
 
 
 def _png_header_size(path: Path) -> tuple[int, int] | None:
@@ -187,9 +207,12 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
             _check_pixels(path, size)
             img.load()  # raises on truncated data
             mode = img.mode
+            deep_colour = mode in ("RGB", "RGBA") and _deep_colour(img, path)
             img = ImageOps.exif_transpose(img)
-            dtype = "uint16" if mode.startswith("I;16") or mode == "I" else "uint8"
-            if mode in ("RGB",):
+            dtype = "uint16" if mode.startswith("I;16") or mode == "I" or deep_colour else "uint8"
+            if deep_colour:      # PIL keeps only the high byte of 16-bit colour: read all bits with OpenCV
+                rgb = None
+            elif mode in ("RGB",):
                 rgb = np.asarray(img, dtype=np.uint8)
             elif mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 grey = _to_uint8(np.asarray(img))

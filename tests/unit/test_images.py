@@ -52,6 +52,25 @@ def test_16bit_grey_and_rgb(tmp_path):
     assert np.array_equal(img.rgb, _rgb())
 
 
+def test_12bit_data_in_16bit_files_keeps_its_significant_bits(tmp_path):
+    """12-bit camera data (0–4095) in a 16-bit PNG/TIFF becomes 0–255 by >> 4, not 0–15 by >> 8."""
+    rng = np.random.default_rng(3)
+    grey12 = rng.integers(0, 4096, (H, W)).astype(np.uint16)
+    grey12[0, 0] = 4095
+    Image.fromarray(grey12).save(tmp_path / "g12.png")
+    img = read_image(tmp_path / "g12.png")
+    assert np.array_equal(img.rgb[..., 0], (grey12 >> 4).astype(np.uint8)) and img.rgb.max() == 255
+    rgb12 = rng.integers(0, 4096, (H, W, 3)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "c12.tif"), rgb12[..., ::-1])
+    assert np.array_equal(read_image(tmp_path / "c12.tif").rgb, (rgb12 >> 4).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "c12.png"), rgb12[..., ::-1])       # 16-bit colour PNG: PIL would keep the high byte
+    c12 = read_image(tmp_path / "c12.png")
+    assert np.array_equal(c12.rgb, (rgb12 >> 4).astype(np.uint8)) and c12.original_dtype == "uint16"
+    small = np.full((H, W), 200, np.uint16)            # 8-bit values stored in 16 bits: unchanged
+    Image.fromarray(small).save(tmp_path / "s16.png")
+    assert (read_image(tmp_path / "s16.png").rgb == 200).all()
+
+
 def test_exif_orientation_applied(tmp_path):
     im = Image.fromarray(_rgb())
     exif = Image.Exif()
