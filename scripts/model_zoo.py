@@ -103,6 +103,7 @@ def write_doc(out_dir: Path, doc: Path) -> None:
     results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
     results.sort(key=lambda r: -r["val_miou"])
     minutes = sorted({r["minutes"] for r in results})
+    n_val = "/".join(str(v) for v in sorted({r["val_images"] for r in results})) or "?"
     lines = [
         "# Model zoo: every architecture, one training protocol",
         "",
@@ -116,7 +117,8 @@ def write_doc(out_dir: Path, doc: Path) -> None:
         "small ones see several epochs. The ranking therefore says which architecture learns most per CPU minute",
         "here, not which is best when trained to convergence (see each paper for that).",
         "",
-        "val mIoU: CamVid val, every 4th image at full 480×360 resolution, 11 classes, void ignored. Latency: one",
+        f"val mIoU: CamVid val, {n_val} images spread over the split (`--val-every`), full 480×360 resolution, 11 classes,",
+        "void ignored. Latency: one",
         "480×360 image, batch 1, best of 3, one thread, torch (channels-last, inference mode) and onnxruntime (CPU).",
         "",
         "| architecture | params | CPU s used | images seen | val mIoU | torch ms | ONNX ms |",
