@@ -123,7 +123,7 @@ def _argmax(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return idx
 
 
-def _class_argmax(scores: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+def class_argmax(scores: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """``C×h×w`` scores (any strides, any device) -> ``h×w`` class ids as ``dtype``; first maximum wins."""
     if scores.device.type == "cpu":
         return _argmax((scores if scores.dtype in (torch.float32, torch.float16) else scores.float()).numpy(), dtype)
@@ -253,7 +253,7 @@ def _blend(t: _TileOut, grid: _Grid, i: int, j: int, wy: torch.Tensor, wx: torch
         for c in grid.cols[j]:
             c0, c1 = ccuts[c], ccuts[c + 1]
             if grid.alone(r, c):
-                labels[r0:r1, c0:c1] = _class_argmax(t.part(r0, r1, c0, c1), labels.dtype)
+                labels[r0:r1, c0:c1] = class_argmax(t.part(r0, r1, c0, c1), labels.dtype)
                 if probs is not None:
                     probs[:, r0:r1, c0:c1] = t.probs(r0, r1, c0, c1).cpu().numpy()
                 continue
@@ -267,7 +267,7 @@ def _blend(t: _TileOut, grid: _Grid, i: int, j: int, wy: torch.Tensor, wx: torch
                 cell[1].add_(w)
             if grid.last(r, c, i, j):
                 acc, wsum = cells.pop((r, c))
-                labels[r0:r1, c0:c1] = _class_argmax(acc, labels.dtype)
+                labels[r0:r1, c0:c1] = class_argmax(acc, labels.dtype)
                 if probs is not None:
                     probs[:, r0:r1, c0:c1] = acc.div_(wsum).cpu().numpy()
 
