@@ -113,3 +113,34 @@ def test_painted_pixels_are_kept_and_taught(scene_window, qtbot, monkeypatch):
     near = np.zeros(got.shape, bool)
     near[24:31, 27:42] = True                         # the stroke's path ± the brush radius
     assert got.sum() >= 30 and not (got & ~near).any()
+
+
+def test_an_edit_made_while_the_stroke_is_computed_wins(scene_window, qtbot, monkeypatch):
+    """The proposal comes back late (worker); pixels the user painted meanwhile keep their new class."""
+    import threading
+
+    win, doc = scene_window, scene_window.document
+    probs = model_probs(doc.labels.num_classes)
+    monkeypatch.setattr(services(win), "probs", lambda: probs)
+    accept_class_1(win)
+    gate = threading.Event()
+    real = learn_brush.learning_brush_stamp
+
+    def held(*args, **kw):
+        gate.wait(10)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(learn_brush, "learning_brush_stamp", held)
+    key(win, Qt.Key.Key_2)
+    key(win, Qt.Key.Key_K)
+    win.tool_state.set_brush_size(5)
+    drag(win, [(30, 27), (34, 27), (38, 27)])       # the learning stroke: computing …
+    key(win, Qt.Key.Key_3)
+    key(win, Qt.Key.Key_B)
+    drag(win, [(45, 18), (45, 36)])                  # … while the user paints class 3 inside the object
+    painted = doc.mask == 3
+    assert painted.any()
+    gate.set()
+    wait_jobs(qtbot, win)
+    assert np.array_equal(doc.mask == 3, painted)    # the late proposal did not overwrite the new paint
+    assert np.array_equal((doc.mask == 2) | painted, rect_mask() | painted)

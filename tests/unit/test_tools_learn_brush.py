@@ -102,3 +102,21 @@ def test_annotator_uses_it_as_a_brush_stroke_that_extends():
     tables = annotator.simulate_image(inputs, "learn_brush", C, 255, 2)
     assert tables[0][1, 0] == 300          # before: the right part is wrong
     assert tables[1][1, 1] == 300 and tables[1][1, 0] == 0   # one stroke fixed all of it
+
+
+def test_keep_unchanged_drops_pixels_edited_after_the_proposal_was_computed():
+    from segstudio.core.tools import keep_unchanged
+
+    base = np.zeros((4, 5), np.uint8)
+    now = base.copy()
+    now[1, 1:3] = 7
+    stamp = ((0, 0, 4, 3), np.ones((3, 4), bool))
+    (x0, y0, x1, y1), patch = keep_unchanged(stamp, base, now)
+    got = np.zeros((4, 5), bool)
+    got[y0:y1, x0:x1] = patch
+    want = np.zeros((4, 5), bool)
+    want[:3, :4] = True
+    want[1, 1:3] = False
+    assert np.array_equal(got, want)
+    assert keep_unchanged(None, base, now) is None
+    assert keep_unchanged(((1, 1, 3, 2), np.ones((1, 2), bool)), base, now) is None

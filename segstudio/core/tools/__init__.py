@@ -22,7 +22,7 @@ from segstudio.core import paint
 BBox = paint.BBox
 Stamp = tuple[BBox, np.ndarray]
 
-__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "crop"]
+__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "crop", "keep_unchanged"]
 
 
 def stamp_from_full(sel: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stamp | None:
@@ -34,6 +34,16 @@ def stamp_from_full(sel: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stamp 
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     ox, oy = origin
     return (ox + c0, oy + r0, ox + c1, oy + r1), np.ascontiguousarray(sel[r0:r1, c0:c1])
+
+
+def keep_unchanged(stamp: Stamp | None, base: np.ndarray, current: np.ndarray) -> Stamp | None:
+    """``stamp`` without the pixels that changed from ``base`` (the mask a background proposal was
+    computed on) to ``current`` (the mask now): edits made meanwhile win over a late proposal."""
+    if stamp is None or base.shape != current.shape:
+        return stamp
+    (x0, y0, x1, y1), patch = stamp
+    same = base[y0:y1, x0:x1] == current[y0:y1, x0:x1]
+    return stamp_from_full(patch & same, (x0, y0))
 
 
 def crop(array: np.ndarray, bbox: BBox) -> np.ndarray:

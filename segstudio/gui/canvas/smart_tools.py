@@ -33,7 +33,8 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPainterPath, QPen
 
 from segstudio.core import paint
-from segstudio.core.tools import grabcut, learn_brush, prob_region, region, scribble_crf, superpixel, wand
+from segstudio.core.tools import (grabcut, keep_unchanged, learn_brush, prob_region, region, scribble_crf,
+                                  superpixel, wand)
 from segstudio.gui.canvas.sam_tool import SamTool
 from segstudio.gui.canvas.tools import Tool, ToolState, _pen
 from segstudio.gui.workers import Workers
@@ -107,13 +108,17 @@ class SmartServices(QObject):
         self.message(f"Smart tool failed: {exc}")
 
     # -- background jobs whose results are applied if the image is unchanged ---------------
-    def run(self, description: str, fn: Callable, *args: Any, value: int) -> None:
+    def run(self, description: str, fn: Callable, *args: Any, value: int, base: np.ndarray | None = None) -> None:
+        """Run ``fn(*args)`` on a worker; apply its stamp if the image is still open. ``base``: the mask the
+        proposal was computed on; pixels edited since then are left out (the newer edit wins)."""
         key = self.doc.key
         self.message(f"{description}…")
 
         def done(stamp, k=key) -> None:
             if k != self.doc.key:
                 return
+            if base is not None and self.doc.mask is not None:
+                stamp = keep_unchanged(stamp, base, self.doc.mask)
             if stamp is None or not self.doc.apply_stamp(description, stamp, value, self.state.preserve):
                 self.message(f"{description}: nothing changed")
             else:
@@ -361,7 +366,7 @@ class ScribbleTool(_StrokeTool):
         if probs is None:
             self.services.message("Scribble + CRF: no prediction shown, refining from the current mask")
         self.services.run("Scribble + CRF", _scribble_job, doc.image.rgb, probs, mask, c, st, value,
-                          self.state.crf_params, fixed, value=value)
+                          self.state.crf_params, fixed, value=value, base=mask)
 
 
 def _scribble_job(rgb, probs, mask, num_classes, stroke, value, params, fixed):
@@ -390,9 +395,10 @@ class LearningBrushTool(_StrokeTool):
         if probs is None:
             self.services.message("Learning brush: no prediction shown, learning from colour and the mask")
         fixed = doc.fixed_pixels()
-        self.services.run("Learning brush", learn_brush.learning_brush_stamp, doc.image.rgb, probs, doc.mask.copy(),
+        mask = doc.mask.copy()
+        self.services.run("Learning brush", learn_brush.learning_brush_stamp, doc.image.rgb, probs, mask,
                           st, self.state.current_class, doc.labels.num_classes,
-                          None if fixed is None else fixed.copy(), value=self.state.current_class)
+                          None if fixed is None else fixed.copy(), value=self.state.current_class, base=mask)
 
 
 class GrabCutTool(_StrokeTool):
