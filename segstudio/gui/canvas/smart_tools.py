@@ -443,7 +443,7 @@ class GrabCutTool(_StrokeTool):
         if rect is None:
             return
         self.services.run("GrabCut", grabcut.grabcut_stamp, self.doc.image.rgb, rect, hints,
-                          value=self.state.current_class)
+                          value=self.state.current_class, base=self.doc.mask.copy())
 
     def cancel(self) -> None:
         super().cancel()
