@@ -3,13 +3,12 @@ buttons / polygon / brush-ring fixes of issue 13 (items 6, 8, 9)."""
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage, QPainter, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from guihelpers import click, drag, key, vp
+from guihelpers import OBJECT_RECT, click, drag, key, object_mask, two_tone_folder, vp
 
 VOID = 11
 
@@ -34,27 +33,15 @@ def test_eraser_then_digit_leaves_exactly_one_tool_checked(window):
 
 
 # -- a structured image: dark background, a red rectangle ------------------------------------------
-RECT = (20, 15, 50, 40)   # x0, y0, x1, y1
+RECT = OBJECT_RECT
 
 
 @pytest.fixture
 def two_tone(make_window, tmp_path):
-    rng = np.random.default_rng(1)
-    rgb = np.full((60, 80, 3), (30, 40, 50), np.int16)
-    x0, y0, x1, y1 = RECT
-    rgb[y0:y1, x0:x1] = (220, 60, 40)
-    rgb = np.clip(rgb + rng.integers(-4, 5, rgb.shape), 0, 255).astype(np.uint8)
-    folder = tmp_path / "two_tone"
-    folder.mkdir()
-    Image.fromarray(rgb).save(folder / "a.png")
-    return make_window(folder)
+    return make_window(two_tone_folder(tmp_path))
 
 
-def rect_mask():
-    m = np.zeros((60, 80), bool)
-    x0, y0, x1, y1 = RECT
-    m[y0:y1, x0:x1] = True
-    return m
+rect_mask = object_mask
 
 
 def services(win):

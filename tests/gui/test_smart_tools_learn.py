@@ -2,35 +2,22 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from guihelpers import click, drag, key
+from guihelpers import OBJECT_RECT, click, drag, key, object_mask, two_tone_folder
 
 from segstudio.core.tools import learn_brush
 
-RECT = (20, 15, 50, 40)   # x0, y0, x1, y1: a red object on a dark background
+RECT = OBJECT_RECT   # a red object on a dark background
 
 
 @pytest.fixture
 def scene_window(make_window, tmp_path):
-    rng = np.random.default_rng(1)
-    rgb = np.full((60, 80, 3), (30, 40, 50), np.int16)
-    x0, y0, x1, y1 = RECT
-    rgb[y0:y1, x0:x1] = (220, 60, 40)
-    rgb = np.clip(rgb + rng.integers(-4, 5, rgb.shape), 0, 255).astype(np.uint8)
-    folder = tmp_path / "scene"
-    folder.mkdir()
-    Image.fromarray(rgb).save(folder / "a.png")
-    return make_window(folder)
+    return make_window(two_tone_folder(tmp_path, "scene"))
 
 
-def rect_mask():
-    m = np.zeros((60, 80), bool)
-    x0, y0, x1, y1 = RECT
-    m[y0:y1, x0:x1] = True
-    return m
+rect_mask = object_mask
 
 
 def model_probs(n):
