@@ -120,3 +120,22 @@ def test_keep_unchanged_drops_pixels_edited_after_the_proposal_was_computed():
     assert np.array_equal(got, want)
     assert keep_unchanged(None, base, now) is None
     assert keep_unchanged(((1, 1, 3, 2), np.ones((1, 2), bool)), base, now) is None
+
+
+def test_the_extension_stays_within_reach_of_the_stroke():
+    """A one-pixel dab (width ≈ 2 px) reaches at most max(8, 5 × 2) = 10 px: far look-alikes are left alone."""
+    rgb = np.zeros((20, 80, 3), np.uint8)
+    rgb[:, :15] = (70, 70, 70)
+    rgb[:, 15:] = (170, 160, 150)
+    p = np.zeros((C, 20, 80), np.float32)
+    p[0, :, :15], p[1, :, :15], p[2, :, :15] = 0.9, 0.05, 0.05
+    p[0, :, 15:], p[1, :, 15:], p[2, :, 15:] = 0.55, 0.4, 0.05
+    labels = np.zeros((20, 80), np.uint8)
+    st = learn_brush.learning_brush_stamp(rgb, p, labels, square(30, 10, 31, 11), 1, C, user_share=3.0)
+    got = full(st, labels.shape)
+    yy, xx = np.mgrid[:20, :80]
+    d = np.hypot(xx - 30, yy - 10)
+    right = xx >= 15
+    assert got[right & (d <= 7)].all() and not got[d > 12].any() and not got[~right].any()
+    wide = learn_brush.learning_brush_stamp(rgb, p, labels, square(30, 10, 31, 11), 1, C, user_share=3.0, reach=0)
+    assert np.array_equal(full(wide, labels.shape), right)      # reach 0: no limit
