@@ -128,7 +128,8 @@ def write_doc(out_dir: Path, doc: Path) -> None:
     if starved:
         lines[-2:-2] = [f"**Warning:** {len(starved)} of {len(results)} runs got less than half of their budget as CPU "
                         "time (the shared machine was overloaded while they ran), so their figures show little more "
-                        "than an untrained network: rerun on a quiet machine before choosing from them.", ""]
+                        "than an untrained network, and their latencies are inflated too: rerun on a quiet machine before choosing "
+                        "from them.", ""]
     for r in results:
         onnx = f"{r['onnx_ms']:.0f}" if "onnx_ms" in r else f"export failed: {r.get('onnx_error', '?')}"
         lines.append(f"| `{r['arch']}` | {r['params'] / 1e6:.2f} M | {r['train_cpu_s']:.0f} | {r['images_seen']} | "
