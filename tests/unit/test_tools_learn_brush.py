@@ -19,17 +19,17 @@ def square(x0, y0, x1, y1):
     return (x0, y0, x1, y1), np.ones((y1 - y0, x1 - x0), bool)
 
 
-def scene():
-    """20×30: a dark left part (cols 0-14) and a bright right part (cols 15-29). The model says
+def scene(width=30):
+    """20×width: a dark left part (cols 0-14) and a bright right part (cols 15-…). The model says
     class 0 everywhere, confident on the left (0.9), with class 1 its close runner-up on the
     right (0.55 vs 0.4): the right part really is class 1."""
-    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb = np.zeros((20, width, 3), np.uint8)
     rgb[:, :15] = (70, 70, 70)
     rgb[:, 15:] = (170, 160, 150)
-    p = np.zeros((C, 20, 30), np.float32)
+    p = np.zeros((C, 20, width), np.float32)
     p[0, :, :15], p[1, :, :15], p[2, :, :15] = 0.9, 0.05, 0.05
     p[0, :, 15:], p[1, :, 15:], p[2, :, 15:] = 0.55, 0.4, 0.05
-    labels = np.zeros((20, 30), np.uint8)
+    labels = np.zeros((20, width), np.uint8)
     return rgb, p, labels
 
 
@@ -124,13 +124,7 @@ def test_keep_unchanged_drops_pixels_edited_after_the_proposal_was_computed():
 
 def test_the_extension_stays_within_reach_of_the_stroke():
     """A one-pixel dab (width ≈ 2 px) reaches at most max(8, 5 × 2) = 10 px: far look-alikes are left alone."""
-    rgb = np.zeros((20, 80, 3), np.uint8)
-    rgb[:, :15] = (70, 70, 70)
-    rgb[:, 15:] = (170, 160, 150)
-    p = np.zeros((C, 20, 80), np.float32)
-    p[0, :, :15], p[1, :, :15], p[2, :, :15] = 0.9, 0.05, 0.05
-    p[0, :, 15:], p[1, :, 15:], p[2, :, 15:] = 0.55, 0.4, 0.05
-    labels = np.zeros((20, 80), np.uint8)
+    rgb, p, labels = scene(80)
     st = learn_brush.learning_brush_stamp(rgb, p, labels, square(30, 10, 31, 11), 1, C, user_share=3.0)
     got = full(st, labels.shape)
     yy, xx = np.mgrid[:20, :80]

@@ -22,7 +22,7 @@ from segstudio.core import paint
 BBox = paint.BBox
 Stamp = tuple[BBox, np.ndarray]
 
-__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "crop", "keep_unchanged"]
+__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "crop", "keep_unchanged", "padded_box"]
 
 
 def stamp_from_full(sel: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stamp | None:
@@ -44,6 +44,19 @@ def keep_unchanged(stamp: Stamp | None, base: np.ndarray, current: np.ndarray) -
     (x0, y0, x1, y1), patch = stamp
     same = base[y0:y1, x0:x1] == current[y0:y1, x0:x1]
     return stamp_from_full(patch & same, (x0, y0))
+
+
+def padded_box(bbox: BBox, shape: tuple[int, ...], margin: int, max_pixels: int, floor: int) -> BBox:
+    """``bbox`` grown by ``margin`` on every side (clipped to ``shape``), the margin shrunk by ¼ at a
+    time (not below ``floor``) until the box holds at most ``max_pixels`` — the bounded work window
+    of the stroke tools."""
+    h, w = shape[:2]
+    x0, y0, x1, y1 = bbox
+    while True:
+        box = (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin))
+        if (box[2] - box[0]) * (box[3] - box[1]) <= max_pixels or margin <= floor:
+            return box
+        margin = max(floor, margin * 3 // 4)
 
 
 def crop(array: np.ndarray, bbox: BBox) -> np.ndarray:

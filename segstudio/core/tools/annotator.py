@@ -199,8 +199,7 @@ def act_class_swap(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
 
 def act_learn_brush(ctx: Context, t: Target) -> tuple[Stamp | None, int]:
     """The brush's own stroke (same size and path), extended by the per-image refit."""
-    d = brush_diameter(t.depth)
-    stroke = disc_stroke(t, medial_axis(t, d / 2), d, ctx.mask.shape)
+    stroke, _ = act_brush(ctx, t)
     if stroke is None:
         return None, 1
     return learn_brush.learning_brush_stamp(ctx.inputs.rgb, ctx.inputs.probs, ctx.mask, stroke, t.cls,

@@ -12,14 +12,14 @@ log-probabilities (all classes) and the pixel's colour (CIE Lab, centred, divide
 colour) and is fitted by Adam to (a) the stroke and the pixels the user painted before
 (``fixed``; the labels they hold in ``labels``), all alike, together weighing ``user_share``
 (measured better than a separate weight for the new stroke, which overreaches), and (b) a random
-sample of the unpainted pixels with their current labels, weighing 1, with an L2 pull towards the start
-(``l2``), so it only moves where the user said the model is wrong. Without model probabilities
+sample of the unpainted pixels with their current labels, weighing 1, with an L2 pull towards the
+start (``l2``), so it only moves where the user said the model is wrong. Without model probabilities
 the current mask's soft one-hot (:func:`scribble_crf.probs_from_labels`) stands in, and the
 brush then learns from colour alone.
 
 The extension stays within ``reach`` stroke widths of the stroke (far leaks were, on average, net
-losses in the benchmark). Work is bounded: features are built only inside a window around the stroke (its box plus a
-margin, at most ``max_pixels``), the fit sees at most ``max_samples`` user pixels and
+losses in the benchmark). Work is bounded: features are built only inside a window around the
+stroke (its box plus a margin, at most ``max_pixels``), the fit sees at most ``max_samples`` user pixels and
 ``anchors`` unpainted ones, so latency does not grow with the image. Deterministic (fixed seed).
 Measured by the annotation-effort benchmark (``benchmarks/annotation_effort.py``, tool
 ``learn_brush``; ``docs/smart-tools.md``).
@@ -30,7 +30,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segstudio.core.tools import BBox, Stamp, stamp_from_full
+from segstudio.core.tools import BBox, Stamp, padded_box, stamp_from_full
 from segstudio.core.tools.scribble_crf import probs_from_labels
 
 COLOUR_SCALE = 25.0
@@ -48,14 +48,8 @@ MIN_REACH_PX = 8
 
 def window(stroke_bbox: BBox, shape: tuple[int, ...], max_pixels: int = DEFAULT_MAX_PIXELS) -> BBox:
     """The stroke's box plus a margin (twice its long side, at least ``MIN_MARGIN``), ≤ ``max_pixels``."""
-    h, w = shape[:2]
     x0, y0, x1, y1 = stroke_bbox
-    margin = max(MIN_MARGIN, 2 * max(x1 - x0, y1 - y0))
-    while True:
-        box = (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin))
-        if (box[2] - box[0]) * (box[3] - box[1]) <= max_pixels or margin <= 1:
-            return box
-        margin = margin * 3 // 4
+    return padded_box(stroke_bbox, shape, max(MIN_MARGIN, 2 * max(x1 - x0, y1 - y0)), max_pixels, 1)
 
 
 def features(rgb: np.ndarray, probs: np.ndarray) -> np.ndarray:

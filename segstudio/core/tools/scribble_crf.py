@@ -16,7 +16,7 @@ import numpy as np
 
 from segstudio.core import crf
 from segstudio.core.crf_params import CRFParams
-from segstudio.core.tools import BBox, Stamp, stamp_from_full
+from segstudio.core.tools import BBox, Stamp, padded_box, stamp_from_full
 
 DEFAULT_MAX_PIXELS = 160_000
 DEFAULT_SUPPRESS = 0.1
@@ -39,14 +39,8 @@ def probs_from_labels(labels: np.ndarray, num_classes: int, confidence: float = 
 
 def scribble_window(stroke_bbox: BBox, shape: tuple[int, ...], max_pixels: int = DEFAULT_MAX_PIXELS) -> BBox:
     """The stroke's box plus a margin (its long side, at least ``MIN_MARGIN``) holding ≤ ``max_pixels``."""
-    h, w = shape[:2]
     x0, y0, x1, y1 = stroke_bbox
-    margin = max(MIN_MARGIN, max(x1 - x0, y1 - y0))
-    while True:
-        box = (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin))
-        if (box[2] - box[0]) * (box[3] - box[1]) <= max_pixels or margin <= MIN_MARGIN:
-            return box
-        margin = max(MIN_MARGIN, margin * 3 // 4)
+    return padded_box(stroke_bbox, shape, max(MIN_MARGIN, max(x1 - x0, y1 - y0)), max_pixels, MIN_MARGIN)
 
 
 def scribble_crf_stamp(rgb: np.ndarray, probs: np.ndarray, stroke: Stamp, value: int,
