@@ -117,9 +117,14 @@ def _publish(partial: Path, out_dir: Path) -> None:
     fsync_dir(out_dir.parent)  # make the publishing rename durable
 
 
-def _partial_prefix(out_dir: Path) -> str:
+def _host_prefix(out_dir: Path) -> str:
+    """``DIR.partial-HOST-``: the start of every partial folder this host makes for ``out_dir``."""
     host = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
-    return f"{out_dir.name}.partial-{host}-{os.getpid()}-"
+    return f"{out_dir.name}.partial-{host}-"
+
+
+def _partial_prefix(out_dir: Path) -> str:
+    return f"{_host_prefix(out_dir)}{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:
@@ -134,8 +139,7 @@ def _alive(pid: int) -> bool:
 
 def remove_stale_partials(out_dir: Path) -> list[Path]:
     """Remove ``DIR.partial-HOST-PID-*`` folders of this host whose process is gone; returns them."""
-    prefix = _partial_prefix(out_dir)
-    host_part = prefix[: prefix.rindex("-", 0, len(prefix) - 1) + 1]    # "DIR.partial-HOST-"
+    host_part = _host_prefix(out_dir)
     removed = []
     try:
         siblings = list(out_dir.parent.iterdir()) if out_dir.parent.is_dir() else []
