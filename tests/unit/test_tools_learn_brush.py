@@ -49,9 +49,10 @@ def test_painted_pixels_are_learnt_from_but_never_changed_and_cut_the_region():
     fixed[:, 24] = True
     st = learn_brush.learning_brush_stamp(rgb, p, labels, square(17, 8, 20, 11), 1, C, fixed=fixed,
                                           user_share=3.0)
-    expected = np.zeros((20, 30), bool)
-    expected[:, 15:24] = True      # stops at the painted column; the part beyond is not connected
-    assert np.array_equal(full(st, labels.shape), expected)
+    got = full(st, labels.shape)
+    # stops at the painted column (the edge snap may leave the column next to it, whose blurred
+    # colour is half red); the part beyond is not connected
+    assert got[:, 15:23].all() and not got[:, :15].any() and not got[:, 24:].any()
 
 
 def test_without_probabilities_it_learns_from_colour_and_the_mask():
@@ -67,7 +68,8 @@ def test_the_stroke_itself_is_always_painted_and_bad_input_proposes_nothing():
     rgb, p, labels = scene()
     p[1, :, 15:] = 0.01            # the model finds class 1 implausible: nothing to learn beyond the stroke
     p[0, :, 15:] = 0.94
-    st = learn_brush.learning_brush_stamp(rgb, p, labels, square(20, 8, 23, 11), 1, C, user_share=0.01)
+    st = learn_brush.learning_brush_stamp(rgb, p, labels, square(20, 8, 23, 11), 1, C, user_share=0.01,
+                                          snap_band=0)
     assert np.array_equal(full(st, labels.shape), full(square(20, 8, 23, 11), labels.shape))
     assert learn_brush.learning_brush_stamp(rgb, p, labels, square(1, 1, 2, 2), 3, C) is None
     assert learn_brush.learning_brush_stamp(rgb, p, labels, None, 1, C) is None

@@ -10,7 +10,10 @@ same functions on a plain array.
 
 Modules: :mod:`.region` (connected region under a click), :mod:`.superpixel` (SLIC / SEEDS /
 LSC, cached, superpixel brush), :mod:`.wand` (colour-tolerance flood fill), :mod:`.grabcut`
-(box + scribbles), :mod:`.scribble_crf` (strokes as hard CRF constraints in a bounded window).
+(box + scribbles), :mod:`.scribble_crf` (strokes as hard CRF constraints in a bounded window),
+:mod:`.prob_region` (class swap), :mod:`.learn_brush` (a stroke that refits a per-image
+classifier), :mod:`.edge_snap` (a proposal's outline moved onto image edges), :mod:`.annotator`
+(the benchmark's simulated user).
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ the current mask's soft one-hot (:func:`scribble_crf.probs_from_labels`) stands 
 brush then learns from colour alone.
 
 The extension stays within ``reach`` stroke widths of the stroke (far leaks were, on average, net
-losses in the benchmark). Work is bounded: features are built only inside a window around the
+losses in the benchmark). Finally the outline of stroke + extension is snapped to the nearest
+strong colour edge within ``snap_band`` pixels (:mod:`.edge_snap`, marker watershed): the
+per-pixel classifier is least sure exactly at the object's edge. Work is bounded: features are built only inside a window around the
 stroke (its box plus a margin, at most ``max_pixels``), the fit sees at most ``max_samples`` user pixels and
 ``anchors`` unpainted ones, so latency does not grow with the image. Deterministic (fixed seed).
 Measured by the annotation-effort benchmark (``benchmarks/annotation_effort.py``, tool
@@ -30,7 +32,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segstudio.core.tools import BBox, Stamp, padded_box, stamp_from_full
+from segstudio.core.tools import BBox, Stamp, edge_snap, padded_box, stamp_from_full
 from segstudio.core.tools.scribble_crf import probs_from_labels
 
 COLOUR_SCALE = 25.0
@@ -100,13 +102,15 @@ def learning_brush_stamp(rgb: np.ndarray, probs: np.ndarray | None, labels: np.n
                          anchors: int = DEFAULT_ANCHORS, max_samples: int = DEFAULT_MAX_SAMPLES,
                          user_share: float = DEFAULT_USER_SHARE, l2: float = DEFAULT_L2,
                          steps: int = DEFAULT_STEPS, max_pixels: int = DEFAULT_MAX_PIXELS,
-                         reach: float = DEFAULT_REACH, seed: int = 0) -> Stamp | None:
+                         reach: float = DEFAULT_REACH, snap_band: int = edge_snap.DEFAULT_BAND,
+                         seed: int = 0) -> Stamp | None:
     """The stroke plus the pixels the refitted classifier gives ``value`` connected to it.
 
     ``labels``: the current mask (class ids, ≥ ``num_classes`` void); ``fixed``: bool H×W of
     the pixels the user painted before (they are learnt from and never changed by the
     extension); ``probs``: the model's ``C×H×W`` probabilities in the same ids (None: the mask's
-    soft one-hot). ``None`` when ``value`` is not a class or the stroke is empty.
+    soft one-hot); ``snap_band``: pixels the outline may move onto an image edge
+    (:func:`edge_snap.snap`; 0: off). ``None`` when ``value`` is not a class or the stroke is empty.
     """
     c = int(num_classes)
     if not 0 <= value < c or stroke is None or not stroke[1].any():
@@ -147,6 +151,9 @@ def learning_brush_stamp(rgb: np.ndarray, probs: np.ndarray | None, labels: np.n
     sel = np.isin(comp, ids[ids > 0]) & ((lab_w != value) | stroke_w)
     if reach > 0:
         sel &= _near(stroke_w, reach)
+    if snap_band > 0:
+        fixed_w = np.zeros((wh, ww), bool) if fixed is None else fixed[wy0:wy1, wx0:wx1] & ~stroke_w
+        sel = edge_snap.snap(np.asarray(rgb)[wy0:wy1, wx0:wx1], lab_w, sel, stroke_w, value, fixed_w, snap_band)
     return stamp_from_full(sel, (wx0, wy0))
 
 
