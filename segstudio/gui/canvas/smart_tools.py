@@ -18,7 +18,8 @@ image changed meanwhile), and the SAM image embedding (``segstudio.gui.canvas.sa
 * Segment Anything (A): point / box prompts, see :mod:`segstudio.gui.canvas.sam_tool`.
 * Learning brush (K): paints like the brush (same size), then a per-image classifier refitted
   on everything painted in this image extends the stroke over the connected pixels it now gives
-  the class (``core.tools.learn_brush``; on a worker, applied with the stroke as one undo step).
+  the class, and the result's outline is snapped onto the nearest colour edge
+  (``core.tools.learn_brush``, ``core.tools.edge_snap``; on a worker, one undo step with the stroke).
 * Class swap (X): click a wrongly labelled region → its connected part where the model's
   cached probabilities find the current class likely (``core.tools.prob_region``); Shift+wheel
   changes τ. Needs a prediction of the open image (Ctrl+R); without one the status bar says so.
@@ -322,12 +323,16 @@ def _union(a, b, shape):
     return box, out
 
 
-class SuperpixelTool(_StrokeTool):
-    name = SUPERPIXEL
+class _BrushSizedStroke(_StrokeTool):
+    """A stroke tool drawn with the brush's size (``[`` ``]``) rather than the scribble width."""
 
     @property
     def width(self) -> float:  # type: ignore[override]
         return float(self.state.brush_size)
+
+
+class SuperpixelTool(_BrushSizedStroke):
+    name = SUPERPIXEL
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
         if self.services.current_superpixels() is None:
@@ -375,14 +380,11 @@ def _scribble_job(rgb, probs, mask, num_classes, stroke, value, params, fixed):
     return scribble_crf.scribble_crf_stamp(rgb, probs, stroke, value, params, fixed=fixed, mask=mask)
 
 
-class LearningBrushTool(_StrokeTool):
-    """A brush stroke (brush size) that the per-image refit extends; see ``core.tools.learn_brush``."""
+class LearningBrushTool(_BrushSizedStroke):
+    """A brush stroke (brush size) that the per-image refit extends and the edge snap outlines;
+    see ``core.tools.learn_brush``."""
 
     name = LEARN
-
-    @property
-    def width(self) -> float:  # type: ignore[override]
-        return float(self.state.brush_size)
 
     def finish(self, path: list[tuple[float, float]]) -> None:
         doc = self.doc
