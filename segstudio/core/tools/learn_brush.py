@@ -20,9 +20,10 @@ brush then learns from colour alone.
 The extension stays within ``reach`` stroke widths of the stroke (far leaks were, on average, net
 losses in the benchmark). Finally the outline of stroke + extension is snapped to the nearest
 strong colour edge within ``snap_band`` pixels (:mod:`.edge_snap`, marker watershed): the
-per-pixel classifier is least sure exactly at the object's edge. Work is bounded: features are built only inside a window around the
-stroke (its box plus a margin, at most ``max_pixels``), the fit sees at most ``max_samples`` user pixels and
-``anchors`` unpainted ones, so latency does not grow with the image. Deterministic (fixed seed).
+per-pixel classifier is least sure exactly at the object's edge. Work is bounded: features are
+built only inside a window around the stroke (its box plus a margin, at most ``max_pixels``),
+the fit sees at most ``max_samples`` user pixels and ``anchors`` unpainted ones, so latency does
+not grow with the image. Deterministic (fixed seed).
 Measured by the annotation-effort benchmark (``benchmarks/annotation_effort.py``, tool
 ``learn_brush``; ``docs/smart-tools.md``).
 """
