@@ -18,6 +18,7 @@ classifier), :mod:`.edge_snap` (a proposal's outline moved onto image edges), :m
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from segstudio.core import paint
@@ -25,7 +26,8 @@ from segstudio.core import paint
 BBox = paint.BBox
 Stamp = tuple[BBox, np.ndarray]
 
-__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "crop", "keep_unchanged", "padded_box"]
+__all__ = ["BBox", "Stamp", "stamp_from_full", "apply_proposal", "connected_to", "crop", "keep_unchanged",
+           "padded_box"]
 
 
 def stamp_from_full(sel: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stamp | None:
@@ -37,6 +39,14 @@ def stamp_from_full(sel: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stamp 
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     ox, oy = origin
     return (ox + c0, oy + r0, ox + c1, oy + r1), np.ascontiguousarray(sel[r0:r1, c0:c1])
+
+
+def connected_to(sel: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Bool: the 4-connected parts of ``sel`` that contain a ``seeds`` pixel (seeds outside ``sel``
+    select nothing)."""
+    _, comp = cv2.connectedComponents(np.ascontiguousarray(sel, np.uint8), connectivity=4)
+    ids = np.unique(comp[seeds])
+    return np.isin(comp, ids[ids > 0])
 
 
 def keep_unchanged(stamp: Stamp | None, base: np.ndarray, current: np.ndarray) -> Stamp | None:

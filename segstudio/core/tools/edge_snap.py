@@ -19,6 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segstudio.core.tools import connected_to
+
 DEFAULT_BAND = 4          # pixels on each side of the outline the watershed may move it
 DEFAULT_BLUR = 1.0        # Gaussian sigma (pixels) of the colour image the watershed reads
 
@@ -69,9 +71,7 @@ def snap(rgb: np.ndarray, labels: np.ndarray, proposal: np.ndarray, stroke: np.n
     inside = np.zeros(labels.shape, bool)
     inside[win] = seeded | (((flooded == _INSIDE) | _meets_inside(img[1:-1, 1:-1], flooded)) & unknown[win])
     inside |= stroke
-    _, comp = cv2.connectedComponents(inside.view(np.uint8), connectivity=4)
-    ids = np.unique(comp[stroke])
-    result = np.isin(comp, ids[ids > 0]) & ((labels != value) | stroke)
+    result = connected_to(inside, stroke) & ((labels != value) | stroke)
     return result & (~fixed | stroke)
 
 

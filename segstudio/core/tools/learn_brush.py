@@ -33,7 +33,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segstudio.core.tools import BBox, Stamp, edge_snap, padded_box, stamp_from_full
+from segstudio.core.tools import BBox, Stamp, connected_to, edge_snap, padded_box, stamp_from_full
 from segstudio.core.tools.scribble_crf import probs_from_labels
 
 COLOUR_SCALE = 25.0
@@ -147,9 +147,7 @@ def learning_brush_stamp(rgb: np.ndarray, probs: np.ndarray | None, labels: np.n
 
     relabel = (x @ w.T + b).argmax(axis=1).reshape(wh, ww) == value
     cand = (relabel & ~painted & (lab_w != value)) | (lab_w == value) | stroke_w
-    _, comp = cv2.connectedComponents(cand.view(np.uint8), connectivity=4)
-    ids = np.unique(comp[stroke_w])
-    sel = np.isin(comp, ids[ids > 0]) & ((lab_w != value) | stroke_w)
+    sel = connected_to(cand, stroke_w) & ((lab_w != value) | stroke_w)
     if reach > 0:
         sel &= _near(stroke_w, reach)
     if snap_band > 0:

@@ -11,12 +11,11 @@ soft probabilities, so the CRF then follows colour edges of the image from the u
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from segstudio.core import crf
 from segstudio.core.crf_params import CRFParams
-from segstudio.core.tools import BBox, Stamp, padded_box, stamp_from_full
+from segstudio.core.tools import BBox, Stamp, connected_to, padded_box, stamp_from_full
 
 DEFAULT_MAX_PIXELS = 160_000
 DEFAULT_SUPPRESS = 0.1
@@ -79,10 +78,7 @@ def scribble_crf_stamp(rgb: np.ndarray, probs: np.ndarray, stroke: Stamp, value:
         fx[released] = -1
     fx[stroke_win] = value
     out = crf.dense_crf(image, win, params, fx)
-    mine = (out.argmax(axis=0) == value).view(np.uint8)
-    n, comp = cv2.connectedComponents(mine, connectivity=4)
-    touched = np.unique(comp[fx == value])
-    sel = np.isin(comp, touched[touched > 0])
+    sel = connected_to(out.argmax(axis=0) == value, fx == value)
     sel[sy0 - wy0:sy1 - wy0, sx0 - wx0:sx1 - wx0] |= patch
     return stamp_from_full(sel, (wx0, wy0))
 
@@ -98,9 +94,7 @@ def _suppress_overwritten(probs: np.ndarray, mask: np.ndarray, stroke: np.ndarra
         b = int(b)
         if b == value or b >= c:
             continue
-        n, comp = cv2.connectedComponents((mask == b).view(np.uint8), connectivity=4)
-        ids = np.unique(comp[stroke & (mask == b)])
-        region = np.isin(comp, ids[ids > 0]) & similar
+        region = connected_to(mask == b, stroke & (mask == b)) & similar
         moved = out[b][region] * (1.0 - factor)
         out[b][region] -= moved
         out[value][region] += moved
