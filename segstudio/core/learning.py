@@ -21,6 +21,7 @@ from typing import Iterable, Mapping
 HOLDOUT_FRACTION = 0.15
 MIN_IMAGES_FOR_SPLIT = 5      # below this every image is needed for training
 MAX_HOLDOUT = 50
+FEW_HELD_OUT = 5              # below this a comparison's message warns that the evidence is thin
 USER_STATUSES = frozenset({"edited", "reviewed"})
 
 
@@ -83,7 +84,8 @@ def compare_models(old_miou: float | None, new_miou: float, images: int, margin:
 
     The new model is better when its mIoU exceeds the old one's by more than ``margin``; with
     no old score (nothing to compare with) it is offered; with no held-out image it is not
-    judged better (there is no evidence), and the message says so.
+    judged better (there is no evidence), and the message says so. On fewer than
+    :data:`FEW_HELD_OUT` images a difference under 5 points is flagged as possibly chance.
     """
     if images <= 0:
         return Comparison(old_miou, new_miou, 0, False,
@@ -93,9 +95,12 @@ def compare_models(old_miou: float | None, new_miou: float, images: int, margin:
                           f"New model: mIoU {100 * new_miou:.1f} % on {images} held-out image(s).")
     better = new_miou > old_miou + margin
     verdict = "better" if better else "not better"
+    caveat = (f" (only {images} held-out image(s): a difference this small may be chance; hold out more "
+              "images for a firmer verdict)") if images < FEW_HELD_OUT and abs(new_miou - old_miou) < 0.05 else ""
     return Comparison(old_miou, new_miou, images, better,
                       f"New model {100 * new_miou:.1f} % vs current {100 * old_miou:.1f} % mIoU on {images} "
-                      f"held-out image(s): {verdict}" + ("." if better else "; the current model is kept."))
+                      f"held-out image(s): {verdict}" + ("." if better else "; the current model is kept.")
+                      + caveat)
 
 
 @dataclass

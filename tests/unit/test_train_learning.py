@@ -50,6 +50,13 @@ def test_old_vs_new_comparison_refuses_a_worse_model():
     assert not compare_models(0.70, 0.705, 5, margin=0.01).better
 
 
+
+def test_a_small_difference_on_few_held_out_images_is_flagged_as_possibly_chance():
+    thin = compare_models(0.672, 0.677, 1)
+    assert thin.better and "only 1 held-out image(s)" in thin.message and "chance" in thin.message
+    assert "chance" not in compare_models(0.672, 0.677, 5).message       # enough images
+    assert "chance" not in compare_models(0.50, 0.60, 2).message         # a large difference
+
 def test_retrain_trigger_counts_new_user_work_only():
     t = RetrainTrigger(every=3)
     assert not t.note("a", "predicted") and not t.note("a", "edited") and not t.note("a", "reviewed")
