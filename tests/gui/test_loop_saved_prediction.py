@@ -50,3 +50,25 @@ def test_editing_labels_keeps_the_shown_prediction(make_window, demo_folder):
     win.labels.apply(renamed, [{i} for i in range(labels.num_classes)])
     assert win.document.labels.classes[0].name == "Heaven"
     assert ctl.current is not None and ctl.pred_layer.isVisible()
+
+
+def test_an_image_with_the_users_mask_opens_with_its_mask_not_the_old_prediction(make_window, demo_folder, qtbot):
+    proj, key0, pred = _predicted_folder(demo_folder)
+    key1 = proj.keys()[1]
+    h, w = proj.read_image(key1).size
+    mine = np.full((h, w), 5, np.uint8)
+    proj.write_mask(key1, mine)
+    proj.write_prediction(key1, pred if pred.shape == (h, w) else np.zeros((h, w), np.uint8))
+    win = make_window(demo_folder)
+    ctl = win.prediction
+    assert ctl.pred_layer.isVisible()                               # key0: predicted only, shown
+    win.open_image(key1)
+    qtbot.waitUntil(lambda: win.document.key == key1 and ctl.current is not None, timeout=5000)
+    assert ctl.current is not None and ctl.current.saved           # the old prediction is at hand…
+    assert not ctl.pred_layer.isVisible() and not ctl.show_action.isChecked()   # …but the mask is what shows
+    np.testing.assert_array_equal(win.document.mask, mine)
+    ctl.show_action.setChecked(True)                                # asked for: the old prediction shows
+    assert ctl.pred_layer.isVisible()
+    win.open_image(key0)                                            # a predicted-only image shows it again
+    qtbot.waitUntil(lambda: win.document.key == key0 and ctl.current is not None, timeout=5000)
+    assert ctl.pred_layer.isVisible()

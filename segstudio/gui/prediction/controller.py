@@ -355,13 +355,16 @@ class PredictionController(QObject):
 
     def _show_saved(self, key: str) -> None:
         """Show the saved, never accepted prediction of the open image as a prediction (not as its
-        mask). Forced visible when the image has no saved mask (status "predicted")."""
+        mask). Forced visible when the image has no saved mask (status "predicted"); hidden when it
+        has the user's own mask, which is what the image opens with (Show prediction brings the
+        old prediction back, e.g. to compare or to accept it)."""
         pred = self.doc.extras.get("prediction")
         if pred is None or self.doc.mask is None or pred.shape != self.doc.mask.shape:
             return
         self.current = Shown(key, pred, None, saved=True)
-        if not self.doc.extras.get("mask_saved") and not self.show_prediction:
-            self.show_action.setChecked(True)
+        mask_saved = bool(self.doc.extras.get("mask_saved"))
+        if mask_saved == self.show_prediction:
+            self.show_action.setChecked(not mask_saved)
         self._display_changed(save=False)
 
     def _clear_shown(self) -> None:
