@@ -26,6 +26,13 @@ def _range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _unit(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 0 and less than 1")
+    return v
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train or fine-tune a segmentation model",
                        description="Train on --images/--masks (matched by file stem) or on a project's "
@@ -72,6 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--focal-weighted", action="store_true", help="use class weights in the focal loss too")
     o.add_argument("--crop", type=_pair, default=None, help="training crop H,W (default: from the image size)")
     o.add_argument("--scale", type=_range, default=(0.6, 1.4), help="random scale range lo,hi")
+    o.add_argument("--jitter", type=_unit, default=0.25,
+                   help="brightness/contrast/saturation jitter amplitude, 0..1 (default 0.25; 0: off)")
+    o.add_argument("--colour-cast", type=_unit, default=0.0,
+                   help="random gain per colour channel, amplitude 0..1 (a white-balance or dusk tint; "
+                        "default 0: off; never on grey images)")
     o.add_argument("--orientation", choices=("auto", "free", "fixed"), default="auto",
                    help="free: add 90° rotations and vertical flips; auto: free when every main class is spread "
                         "evenly over the image halves")
@@ -194,18 +206,21 @@ def run(args: argparse.Namespace) -> int:
         say("crop", f"crop {crop[0]}×{crop[1]}, batch {batch}" + ("" if args.crop else
                                                                   f" (images of median size {facts.height}×{facts.width})"))
     free = facts.orientation_free if args.orientation == "auto" else args.orientation == "free"
-    say("augmentation", f"scale {args.scale[0]}–{args.scale[1]}, horizontal flips, brightness/contrast jitter; "
+    say("augmentation", f"scale {args.scale[0]}–{args.scale[1]}, horizontal flips, "
+        + (f"brightness/contrast/saturation jitter ±{args.jitter:g}, " if args.jitter > 0 else "no colour jitter, ")
+        + (f"colour cast ±{args.colour_cast:g}, " if args.colour_cast > 0 else "")
         + (facts.orientation_reason if args.orientation == "auto" else f"--orientation {args.orientation}"))
     for ds in (train_set, val_set):
         if ds is not None:
             ds.set_norm(mean, std)
-    train_set.augment = AugmentConfig(crop=crop, scale=args.scale, rot90=free)
+    train_set.augment = AugmentConfig(crop=crop, scale=args.scale, rot90=free, jitter=args.jitter,
+                                      colour_cast=args.colour_cast)
     lr = args.lr if args.lr is not None else (0.002 if args.from_ckpt else 0.02)
     config = TrainConfig(arch=arch, arch_options=arch_options or {}, epochs=args.epochs, steps=args.steps,
                          batch_size=batch, lr=lr, weight_decay=args.weight_decay,
                          warmup_epochs=args.warmup_epochs, loss=args.loss, class_weights=args.class_weights,
                          weight_power=args.weight_power, focal_weighted=args.focal_weighted, crop=crop,
-                         scale=args.scale, device=args.device, seed=args.seed, max_minutes=args.max_minutes,
+                         scale=args.scale, jitter=args.jitter, colour_cast=args.colour_cast, device=args.device, seed=args.seed, max_minutes=args.max_minutes,
                          threads=args.threads, from_checkpoint=args.from_ckpt, optimizer=args.optimizer,
                          early_stop=not args.no_early_stop, workers=args.workers, amp=not args.no_amp,
                          compile=args.compile,

@@ -2,7 +2,8 @@
 
 Augmentation (OpenCV): random scale, random crop (padding with void), horizontal flip and,
 for orientation-free data, vertical flip and 90° rotations, colour jitter (brightness /
-contrast / saturation) — geometric ops apply to image and mask alike, masks always with
+contrast / saturation) and, when asked, a colour cast (one random gain per channel, as a white
+balance or a dusk tint shifts colours; never on grey images) — geometric ops apply to image and mask alike, masks always with
 nearest-neighbour interpolation. Each DataLoader worker draws from its own random stream
 (:func:`seed_worker`). The dataset keeps, per image, whether it was grey and its bit depth
 (the facts :mod:`segstudio.models.train.plan` plans from).
@@ -50,6 +51,7 @@ class AugmentConfig:
     hflip: bool = True
     rot90: bool = False                         # vertical flips and 90° rotations (orientation-free data)
     jitter: float = 0.25                        # brightness/contrast/saturation amplitude
+    colour_cast: float = 0.0                    # per-channel gain amplitude (colour images only); 0: off
 
 
 def seed_worker(worker_id: int) -> None:
@@ -111,7 +113,7 @@ class SegDataset(torch.utils.data.Dataset):
             hist += counts[: self.labels.num_classes]
         return hist
 
-    def _augment(self, rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _augment(self, rgb: np.ndarray, mask: np.ndarray, is_grey: bool = False) -> tuple[np.ndarray, np.ndarray]:
         a, rng = self.augment, self.rng
         assert a is not None
         s = rng.uniform(*a.scale)
@@ -147,12 +149,16 @@ class SegDataset(torch.utils.data.Dataset):
             grey = rgb.mean(axis=2, keepdims=True)
             rgb = (rgb - grey) * rng.uniform(1 - j, 1 + j) + grey         # saturation
             np.clip(rgb, 0, 255, out=rgb)
+        if a.colour_cast > 0 and not is_grey:
+            c = a.colour_cast
+            rgb *= rng.uniform(1 - c, 1 + c, size=3).astype(np.float32)   # one gain per channel
+            np.clip(rgb, 0, 255, out=rgb)
         return rgb, np.ascontiguousarray(mask)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rgb, mask, _ = self.items[i]
         if self.augment is not None:
-            rgb, mask = self._augment(rgb, mask)
+            rgb, mask = self._augment(rgb, mask, self.grey[i])
         x = (np.asarray(rgb, np.float32) - self.mean) * self.inv_std
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))), torch.from_numpy(mask.astype(np.int64))
 

@@ -58,6 +58,8 @@ class TrainConfig:
     focal_weighted: bool = False
     crop: tuple[int, int] | None = (288, 384)
     scale: tuple[float, float] = (0.6, 1.4)
+    jitter: float = 0.25             # brightness/contrast/saturation amplitude
+    colour_cast: float = 0.0         # per-channel gain amplitude (0: off)
     device: str = "auto"
     seed: int = 0
     max_minutes: float | None = None
