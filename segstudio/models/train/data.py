@@ -3,8 +3,8 @@
 Augmentation (OpenCV): random scale, random crop (padding with void), horizontal flip and,
 for orientation-free data, vertical flip and 90° rotations, colour jitter (brightness /
 contrast / saturation) and, when asked, a colour cast (one random gain per channel, as a white
-balance or a dusk tint shifts colours; never on grey images) — geometric ops apply to image and mask alike, masks always with
-nearest-neighbour interpolation. Each DataLoader worker draws from its own random stream
+balance or a dusk tint shifts colours; never on grey images) — geometric ops apply to image and
+mask alike, masks always with nearest-neighbour interpolation. Each DataLoader worker draws from its own random stream
 (:func:`seed_worker`). The dataset keeps, per image, whether it was grey and its bit depth
 (the facts :mod:`segstudio.models.train.plan` plans from).
 """
