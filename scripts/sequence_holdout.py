@@ -40,8 +40,15 @@ def build_split(data: Path, work: Path, hold: str) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+class StepFailed(Exception):
+    pass
+
+
 def segstudio(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "segstudio", *args], check=True)
+    """Run one segstudio verb; it prints its own one-line error, this names the step that failed."""
+    rc = subprocess.run([sys.executable, "-m", "segstudio", *args]).returncode
+    if rc != 0:
+        raise StepFailed(f"`segstudio {args[0]}` failed (exit {rc}); its message is above")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,13 +68,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sequence_holdout: no images {'start with ' + args.hold if n_held == 0 else 'are left to train on'} "
               f"in {args.data / 'train'}", file=sys.stderr)
         return 1
+    from segstudio.core.errors import SegStudioError
+    try:
+        return _run(args, extra, n_held)
+    except (StepFailed, SegStudioError) as exc:
+        print(f"sequence_holdout: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, extra: list[str], n_held: int) -> int:
+    from segstudio.models.checkpoint import load_checkpoint     # torch only now (weights_only inside)
     ckpt = args.work / f"{args.name}.pt"
     if not args.skip_train:
         segstudio("train", "--images", str(args.work / "train"), "--masks", str(args.work / "trainannot"),
                   "--val-images", str(args.data / "val"), "--val-masks", str(args.data / "valannot"),
                   "--labels", "camvid", "--out", str(ckpt), *extra)
-    import torch        # only to read the chosen checkpoint's val score (weights_only: no code is unpickled)
-    meta = torch.load(ckpt, map_location="cpu", weights_only=True).get("meta", {})
+    if not ckpt.is_file():
+        raise StepFailed(f"{ckpt}: no checkpoint to score")
+    meta = load_checkpoint(ckpt).meta
     for tta in args.tta.split(","):
         out = args.work / f"{args.name}_{tta}"
         segstudio("batch", str(args.work / "held"), "--model", str(ckpt), "--out", str(out), "--tta", tta, "--quiet")
