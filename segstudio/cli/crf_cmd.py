@@ -11,6 +11,7 @@ import numpy as np
 
 from segstudio.core import labels as labels_mod
 from segstudio.core.crf_params import CRFError, CRFParams
+from segstudio.core.npyfile import read_npy
 
 _HELP = {
     "iterations": "mean-field iterations",
@@ -75,12 +76,9 @@ def load_probs(path: Path) -> np.ndarray:
             raise CRFError(f"{path}: not a regular file; not opened")
     except OSError:
         pass  # missing: reported below
-    try:
-        probs = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise CRFError(f"{path}: probabilities file not found") from None
-    except (OSError, ValueError) as exc:
-        raise CRFError(f"{path}: not a readable .npy array ({exc})") from None
+    if not path.exists():
+        raise CRFError(f"{path}: probabilities file not found")
+    probs = read_npy(path, "array", CRFError)
     if probs.ndim != 3 or probs.dtype.kind != "f":
         raise CRFError(f"{path}: expected a floating-point C×H×W array, got {probs.dtype} {probs.shape}")
     return probs

@@ -33,6 +33,7 @@ import numpy as np
 
 from segstudio.core import atomic, masks
 from segstudio.core.errors import SegStudioError
+from segstudio.core.npyfile import read_npy
 from segstudio.core.project import Project, Status
 
 RECORD_DIR = ".accept"
@@ -134,10 +135,7 @@ def accepted_mask(project: Project, key: str, crf: Any = None) -> np.ndarray:
     pp = probs_path(project, key)
     if not pp.exists():
         raise SegStudioError(f"{pp}: {NEEDS_PROBS}")
-    try:
-        probs = np.load(pp, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SegStudioError(f"{pp}: unreadable probabilities ({exc})") from None
+    probs = read_npy(pp, "probabilities", SegStudioError)
     if probs.ndim != 3 or probs.shape[1:] != pred.shape:
         raise SegStudioError(f"{pp}: probabilities are {probs.shape}, the prediction is {pred.shape}")
     rgb = project.read_image(key).rgb
