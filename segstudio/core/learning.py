@@ -77,6 +77,7 @@ class Comparison:
     images: int
     better: bool          # offer the new model
     message: str
+    firm: bool = True     # enough evidence to take it without asking (False: few images, small difference)
 
 
 def compare_models(old_miou: float | None, new_miou: float, images: int, margin: float = 0.0) -> Comparison:
@@ -85,7 +86,8 @@ def compare_models(old_miou: float | None, new_miou: float, images: int, margin:
     The new model is better when its mIoU exceeds the old one's by more than ``margin``; with
     no old score (nothing to compare with) it is offered; with no held-out image it is not
     judged better (there is no evidence), and the message says so. On fewer than
-    :data:`FEW_HELD_OUT` images a difference under 5 points is flagged as possibly chance.
+    :data:`FEW_HELD_OUT` images a difference under 5 points is flagged as possibly chance and the
+    verdict is not ``firm``: a person may still take the model, a background loop must not.
     """
     if images <= 0:
         return Comparison(old_miou, new_miou, 0, False,
@@ -95,12 +97,13 @@ def compare_models(old_miou: float | None, new_miou: float, images: int, margin:
                           f"New model: mIoU {100 * new_miou:.1f} % on {images} held-out image(s).")
     better = new_miou > old_miou + margin
     verdict = "better" if better else "not better"
-    caveat = (f" (only {images} held-out image(s): a difference this small may be chance; hold out more "
-              "images for a firmer verdict)") if images < FEW_HELD_OUT and abs(new_miou - old_miou) < 0.05 else ""
+    firm = images >= FEW_HELD_OUT or abs(new_miou - old_miou) >= 0.05
+    caveat = "" if firm else (f" (only {images} held-out image(s): a difference this small may be chance; "
+                              "hold out more images for a firmer verdict)")
     return Comparison(old_miou, new_miou, images, better,
                       f"New model {100 * new_miou:.1f} % vs current {100 * old_miou:.1f} % mIoU on {images} "
                       f"held-out image(s): {verdict}" + ("." if better else "; the current model is kept.")
-                      + caveat)
+                      + caveat, firm)
 
 
 @dataclass

@@ -6,7 +6,8 @@ current model and the new one on the same held-out reviewed images; see
 :func:`segstudio.core.learning.compare_models`) and :func:`segstudio.core.learning.keys_to_repredict`
 (what). Flow: ``note(key, status)`` (connect ``Document.statusChanged``) counts; when due, a
 :class:`~segstudio.gui.training_process.TrainingProcess` fine-tunes the current model with a time
-budget; when it ends with ``improved: true``, ``betterModel(path)`` is emitted and
+budget; when it ends with ``improved: true`` on a firm verdict (not a small difference on a few
+held-out images, ``firm: false``, which is reported and not taken), ``betterModel(path)`` is emitted and
 ``repredict(path, keys)`` is called with the images not edited or reviewed — user masks are never
 touched (re-prediction writes ``predictions/`` only, see ``BatchRunner``). A model that is not
 better is dropped with a ``message``.
@@ -72,7 +73,10 @@ class LearningLoop(QObject):
 
     def _ended(self, outcome: str, code: int) -> None:
         done = next((r for r in reversed(self.process.records) if r.get("event") == "done"), {})
-        if outcome == DONE and done.get("improved") and self.out_path is not None and self.out_path.is_file():
+        if outcome == DONE and done.get("improved") and not done.get("firm", True):
+            self.message.emit(f"Learning loop: {done.get('verdict')} Not taken automatically on so little "
+                              "evidence; the current model is kept and the next round compares again.")
+        elif outcome == DONE and done.get("improved") and self.out_path is not None and self.out_path.is_file():
             keys = keys_to_repredict(self.project.statuses())
             self.message.emit(f"Learning loop: {done.get('verdict', 'the new model is better.')} "
                               f"Re-predicting {len(keys)} image(s) not yet reviewed.")

@@ -24,11 +24,12 @@ def project(tmp_path):
     return p
 
 
-def fake_trainer(improved: bool) -> list[str]:
+def fake_trainer(improved: bool, firm: bool = True) -> list[str]:
     """A ``python -c`` program standing in for ``segstudio train``: writes --out, reports a verdict."""
     code = ("import json, sys, pathlib; a = sys.argv; out = a[a.index('--out') + 1]; "
             "pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True); pathlib.Path(out).write_bytes(b'x'); "
-            f"print(json.dumps({{'event': 'done', 'best': 0.8, 'improved': {improved!r}, 'verdict': 'v'}}))")
+            f"print(json.dumps({{'event': 'done', 'best': 0.8, 'improved': {improved!r}, 'firm': {firm!r}, "
+            "'verdict': 'v'}))")
     return ["-c", code]
 
 
@@ -56,6 +57,26 @@ def test_loop_retrains_after_n_and_repredicts_only_unreviewed(project, qtbot, tm
     else:
         assert calls == []
     assert project.read_mask("im0") is not None and project.status("im1") == Status.REVIEWED
+    loop.shutdown()
+
+
+def test_loop_does_not_take_a_model_on_thin_evidence(project, qtbot, tmp_path):
+    from segstudio.gui.learning_loop import LearningLoop
+
+    base = tmp_path / "current.pt"
+    base.write_bytes(b"x")
+    calls, taken, messages = [], [], []
+    loop = LearningLoop(project, lambda: str(base), lambda path, keys: calls.append((path, keys)), every=1,
+                        program=sys.executable)
+    loop.betterModel.connect(taken.append)
+    loop.message.connect(messages.append)
+    prog = fake_trainer(True, firm=False)
+    start = loop.process.start
+    loop.process.start = lambda args, program=None: start(prog + args, program=program)
+    with qtbot.waitSignal(loop.process.ended, timeout=20000):
+        loop.note("im0", "edited")
+    qtbot.waitUntil(lambda: any("Not taken automatically" in m for m in messages), timeout=5000)
+    assert calls == [] and taken == []
     loop.shutdown()
 
 

@@ -56,6 +56,9 @@ def test_a_small_difference_on_few_held_out_images_is_flagged_as_possibly_chance
     assert thin.better and "only 1 held-out image(s)" in thin.message and "chance" in thin.message
     assert "chance" not in compare_models(0.672, 0.677, 5).message       # enough images
     assert "chance" not in compare_models(0.50, 0.60, 2).message         # a large difference
+    assert not thin.firm                                                  # a background loop must not take it
+    assert compare_models(0.672, 0.677, 5).firm and compare_models(0.50, 0.60, 2).firm
+    assert compare_models(0.60, 0.50, 2).firm and not compare_models(0.60, 0.59, 4).firm
 
 def test_retrain_trigger_counts_new_user_work_only():
     t = RetrainTrigger(every=3)

@@ -303,7 +303,7 @@ def train(config: TrainConfig, labels: LabelSet, train_set: SegDataset, val_set:
     if baseline is not None and has_val:
         assert val_set is not None
         verdict = compare_models(baseline, best, len(val_set))
-        summary.update(baseline_miou=baseline, improved=verdict.better, verdict=verdict.message)
+        summary.update(baseline_miou=baseline, improved=verdict.better, firm=verdict.firm, verdict=verdict.message)
     report(summary)
     ddp.teardown(ctx)
     return summary
