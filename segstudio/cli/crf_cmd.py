@@ -76,9 +76,7 @@ def load_probs(path: Path) -> np.ndarray:
             raise CRFError(f"{path}: not a regular file; not opened")
     except OSError:
         pass  # missing: reported below
-    if not path.exists():
-        raise CRFError(f"{path}: probabilities file not found")
-    probs = read_npy(path, "array", CRFError)
+    probs = read_npy(path, "array", CRFError, missing="probabilities file not found")
     if probs.ndim != 3 or probs.dtype.kind != "f":
         raise CRFError(f"{path}: expected a floating-point C×H×W array, got {probs.dtype} {probs.shape}")
     return probs

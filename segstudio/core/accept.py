@@ -133,9 +133,7 @@ def accepted_mask(project: Project, key: str, crf: Any = None) -> np.ndarray:
     from segstudio.core.crf import refine_labels
 
     pp = probs_path(project, key)
-    if not pp.exists():
-        raise SegStudioError(f"{pp}: {NEEDS_PROBS}")
-    probs = read_npy(pp, "probabilities", SegStudioError)
+    probs = read_npy(pp, "probabilities", SegStudioError, missing=NEEDS_PROBS)
     if probs.ndim != 3 or probs.shape[1:] != pred.shape:
         raise SegStudioError(f"{pp}: probabilities are {probs.shape}, the prediction is {pred.shape}")
     rgb = project.read_image(key).rgb

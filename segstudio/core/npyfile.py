@@ -16,13 +16,16 @@ def _cause(exc: Exception) -> str:
     return text
 
 
-def read_npy(path: str | os.PathLike, what: str, error: type[Exception]) -> np.ndarray:
+def read_npy(path: str | os.PathLike, what: str, error: type[Exception], missing: str | None = None) -> np.ndarray:
     """The array in ``path`` (``allow_pickle=False``); any failure raises
-    ``error("<path>: not a readable .npy <what> (<cause>)")``."""
+    ``error("<path>: not a readable .npy <what> (<cause>)")`` (``missing``, if given, replaces that
+    text when the file does not exist, as in :func:`segstudio.core.jsonfile.read_json`)."""
     p = Path(path)
     try:
         return np.load(p, allow_pickle=False)
     except FileNotFoundError:
+        if missing is not None:
+            raise error(f"{p}: {missing}") from None
         raise error(f"{p}: not a readable .npy {what} (no such file)") from None
     except (OSError, ValueError, EOFError) as exc:
         raise error(f"{p}: not a readable .npy {what} ({_cause(exc)})") from None

@@ -47,3 +47,9 @@ def test_missing_and_truncated(tmp_path):
     p.write_bytes(p.read_bytes()[:200])
     with pytest.raises(SegStudioError, match=f"{p.name}: not a readable .npy"):
         read_npy(p, "probabilities", SegStudioError)
+
+
+def test_missing_text_replaces_the_default(tmp_path):
+    with pytest.raises(SegStudioError) as exc:
+        read_npy(tmp_path / "none.npy", "probabilities", SegStudioError, missing="predict with --save-probs first")
+    assert str(exc.value) == f"{tmp_path / 'none.npy'}: predict with --save-probs first"
