@@ -176,8 +176,10 @@ def test_thumbnails_only_for_painted_rows_made_off_thread_and_cached(make_window
     key = model.key_at(0)
     assert thumbs.cache_path(Project(folder).store, key, 48).exists()
     ix = model.index(0)
-    icon = ix.data(Qt.ItemDataRole.DecorationRole)
-    assert icon.actualSize(win.file_panel.view.iconSize()).width() == 48
+    # the pool being done does not mean its results were delivered: they come back to the GUI
+    # thread through queued signals, so the row shows its status dot until the event loop runs
+    qtbot.waitUntil(lambda: ix.data(Qt.ItemDataRole.DecorationRole).actualSize(
+        win.file_panel.view.iconSize()).width() == 48, timeout=5000)
     for row in range(model.rowCount()):                      # asking never waits: work is queued
         model.index(row).data(Qt.ItemDataRole.DecorationRole)
     assert len(model.thumbs._queue) <= model.thumbs.MAX_QUEUE
