@@ -87,6 +87,22 @@ def _not_a_verb(word: str, verbs: list[str]) -> int:
     return EXIT_USAGE
 
 
+def _unknown_arguments(parser: argparse.ArgumentParser, verb: str | None, unknown: list[str]) -> None:
+    """Stop with the verb's usage (not the top-level one), naming the unknown words, with a hint."""
+    verb_parser = _verbs_action(parser).choices.get(verb) if verb else None
+    target = verb_parser or parser
+    options = [o for a in target._actions for o in a.option_strings]
+    hints = []
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{word}: did you mean {close[0]}?")
+    more = f" ({'; '.join(hints)})" if hints else ""
+    see = f"; see segstudio {verb} --help" if verb_parser is not None else ""
+    target.error(f"unrecognized arguments: {' '.join(unknown)}{more}{see}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     cut = argv.index("--") if "--" in argv else len(argv)
@@ -100,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.exists(argv[0]):
             return _not_a_verb(argv[0], verbs)
         argv = ["gui", *argv]  # `segstudio FOLDER` opens the app on it
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _unknown_arguments(parser, args.verb, unknown)          # exits 2 with the verb's own usage
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

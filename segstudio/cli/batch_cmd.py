@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
         images = [args.input / n for n in listing.names]
         for line in listing.messages():
             print(f"segstudio batch: warning: {line}", file=sys.stderr)
+        if not images:
+            from segstudio.core.images import no_images_error
+
+            raise no_images_error(args.input, len(listing.skipped))
     predictor = build_predictor(args)
     describe(args, predictor, len(images), args.out)
     result = run_images(args, predictor, images, args.out, resume=args.resume)

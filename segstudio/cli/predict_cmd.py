@@ -65,17 +65,25 @@ def run(args: argparse.Namespace) -> int:
     from segstudio.core.project import Project, Status
 
     project = Project(args.folder)
+    if not project.keys():
+        from segstudio.core.images import no_images_error
+
+        raise no_images_error(project.folder)
     own_labels = project.labels_path.exists()
     if args.labels and own_labels:
         raise SegStudioError(f"{project.labels_path}: the project has its label set; --labels is for a new project")
+    statuses = project.statuses()
+    keys = [k for k in project.keys() if args.only == "all" or statuses[k] == Status.UNLABELLED]
+    if not keys:                                     # before the model loads: nothing to wait for
+        print(f"nothing to predict: all {len(statuses)} images of {project.folder} have a prediction or a mask "
+              "(--only all predicts them again; the user's masks are never touched)")
+        return 0
     predictor = build_predictor(args, labels=project.labels if own_labels else None)
     if own_labels and predictor.labels.num_classes != project.labels.num_classes:
         raise SegStudioError(f"{args.model or 'the default model'} predicts {predictor.labels.num_classes} classes "
                              f"but {project.labels_path} has {project.labels.num_classes}")
     if not own_labels:
         project.set_labels(predictor.labels)   # a new project takes the model's classes
-    statuses = project.statuses()
-    keys = [k for k in project.keys() if args.only == "all" or statuses[k] == Status.UNLABELLED]
     describe(args, predictor, len(keys), project.store / "predictions")
     jobs = [(k, project.images[k]) for k in keys]
 

@@ -334,6 +334,33 @@ def scan_image_names(folder: str | os.PathLike) -> Listing:
     return scan_files(folder, IMAGE_SUFFIXES)
 
 
+def no_images_error(folder: str | os.PathLike, skipped: int = 0) -> ImageReadError:
+    """The error for a folder without images, naming its subfolders that do hold some (a folder
+    one level too high is the usual slip: ``camvid`` for ``camvid/val``). Looks at most at 50."""
+    folder = Path(folder)
+    holders: list[str] = []
+    try:
+        subs = sorted((e for e in os.scandir(folder) if not e.name.startswith(".") and e.is_dir()),
+                      key=lambda e: natural_key(e.name))[:50]
+    except OSError:
+        subs = []
+    for e in subs:
+        try:
+            with os.scandir(e.path) as it:
+                if any(os.path.splitext(x.name)[1].lower() in IMAGE_SUFFIXES for x in it):
+                    holders.append(e.name + "/")
+        except OSError:
+            continue
+    kinds = ", ".join(IMAGE_SUFFIXES)
+    text = f"{folder}: no image files ({kinds}) directly in this folder"
+    if skipped:
+        text += f" ({skipped} skipped, see the warnings above)"
+    if holders:
+        text += f"; subfolders are not read, and these hold images: {', '.join(holders[:6])}"
+        text += " …" if len(holders) > 6 else ""
+    return ImageReadError(text)
+
+
 def list_image_names(folder: str | os.PathLike) -> list[str]:
     """Names of the image files directly inside ``folder`` (no hidden files), in natural order.
     Works on names only: building 100,000 ``Path`` objects would cost seconds. Entries that are

@@ -6,6 +6,8 @@ import errno
 
 import pytest
 
+from faulthelpers import error_line, write_images
+
 from segstudio.cli import gui_cmd, main, verb_names
 from segstudio.core.errors import DiskError, SegStudioError
 
@@ -96,3 +98,55 @@ def test_display_probe_rules():
     assert "DISPLAY=:917" in gui_cmd.display_problem({"DISPLAY": ":917"}, "linux")
     assert "DISPLAY=127.0.0.1:917" in gui_cmd.display_problem({"DISPLAY": "127.0.0.1:917"}, "linux")
     assert not gui_cmd.x11_reachable("garbage")
+
+
+def _usage_error(capsys, *args) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_unknown_option_names_the_verb_its_usage_and_a_close_option(capsys, tmp_path):
+    err = _usage_error(capsys, "predict", tmp_path, "--threads", "1")
+    assert err.startswith("usage: segstudio predict")               # the verb's usage, not the top level's
+    assert "segstudio predict: error: unrecognized arguments: --threads 1; see segstudio predict --help" in err
+    err = _usage_error(capsys, "batch", tmp_path, "--out", tmp_path / "o", "--tile-overlapp", "32")
+    assert "unrecognized arguments: --tile-overlapp 32 (--tile-overlapp: did you mean --tile-overlap?)" in err
+    err = _usage_error(capsys, "--bogus")
+    assert "segstudio: error: unrecognized arguments: --bogus" in err
+
+
+def test_a_folder_without_images_is_an_error_that_points_at_its_subfolders(cli, tmp_path):
+    top = tmp_path / "camvid"
+    write_images(top / "val", 2)
+    (top / "notes.txt").write_text("not an image")
+    (top / "empty").mkdir()
+    for verb, extra in (("batch", ["--out", tmp_path / "out"]), ("predict", [])):
+        rc, _, err = cli(verb, top, *extra)
+        assert rc == 1
+        line = error_line(err, verb)
+        assert f"{top}: no image files" in line and "these hold images: val/" in line and "empty/" not in line
+    assert not (top / "segstudio").exists() and not (tmp_path / "out").exists()   # nothing was written
+    rc, _, err = cli("batch", top / "empty", "--out", tmp_path / "out")
+    assert rc == 1 and "subfolders" not in error_line(err, "batch")
+
+
+def test_predict_with_nothing_to_do_says_so_without_loading_a_model(cli, tmp_path):
+    import numpy as np
+
+    from segstudio.core.project import Project
+
+    write_images(tmp_path / "p", 2)
+    proj = Project(tmp_path / "p")
+    for key in proj.keys():
+        proj.write_mask(key, np.zeros((24, 32), np.uint8))
+    rc, out, _ = cli("predict", tmp_path / "p", "--model", tmp_path / "no-such-model.pt")
+    assert rc == 0
+    assert out.strip() == (f"nothing to predict: all 2 images of {proj.folder} have a prediction or a mask "
+                           "(--only all predicts them again; the user's masks are never touched)")
+    rc, _, err = cli("predict", tmp_path / "p", "--only", "all", "--model", tmp_path / "no-such-model.pt")
+    assert rc == 1 and "no-such-model.pt" in err                    # with work to do, the model is needed
