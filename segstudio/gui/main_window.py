@@ -181,6 +181,9 @@ class MainWindow(QMainWindow):
                           f"{messages[0]}{more}")
 
     def _listed(self, count: int) -> None:
+        if self.project is not None and not count:
+            self.status.error(self.file_model.empty_reason or f"{self.project.folder}: no images")
+            return
         self.status.showMessage(f"{count} images in {self.project.folder}" if self.project else "", 5000)
         if count and self.document.key is None and not self.document.loading:
             last = self.settings.value(self._last_key_setting(), None, str)

@@ -136,7 +136,8 @@ def test_fast_scan_matches_project_keys(tmp_path):
     for n in ("a.jpg", "a.png", "b10.png", "b9.PNG", ".hidden.png", "c.txt", "img2.tif"):
         (tmp_path / n).touch()
     os.mkdir(tmp_path / "dir.png")
-    keys, paths, skipped = scan_folder(tmp_path)
+    keys, paths, skipped, empty = scan_folder(tmp_path)
+    assert empty == ""
     proj = Project(tmp_path)
     assert keys == list(proj.images) == ["a.jpg", "a.png", "b9", "b10", "img2"]
     assert [str(p) for p in paths] == [str(p) for p in proj.images.values()]
@@ -192,3 +193,19 @@ def test_real_camvid_image_paint_and_autosave(make_window, camvid_dir, tmp_path,
     qtbot.waitUntil(lambda: win.project.mask_path(k).exists(), timeout=5000)
     saved = Project(folder).read_mask(k)
     assert (saved[h // 2, w // 4:3 * w // 4] == 8).all()
+
+
+def test_a_folder_without_images_says_why_and_where_images_are(make_window, qtbot, tmp_path):
+    from guihelpers import make_images
+
+    top = tmp_path / "camvid"
+    make_images(top / "val", n=2)
+    win = make_window()
+    assert win.open_folder(top)
+    qtbot.waitUntil(lambda: "these hold images: val/" in win.statusBar().currentMessage(), timeout=5000)
+    assert f"{top}: no image files" in win.statusBar().currentMessage()
+    assert win.file_panel.count_label.text() == "0 images"
+    assert "val/" in win.file_panel.count_label.toolTip()
+    assert win.open_folder(top / "val")                        # the folder it points at opens as usual
+    qtbot.waitUntil(lambda: win.document.mask is not None, timeout=10000)
+    assert win.file_panel.count_label.toolTip() == ""

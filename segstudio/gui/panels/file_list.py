@@ -15,6 +15,7 @@ predicting, or 1 − mIoU against the attached ground truth), unscored images la
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QHBoxLayout, Q
                                QVBoxLayout, QWidget)
 
 from segstudio.core import attention
-from segstudio.core.images import scan_image_names
+from segstudio.core.images import no_images_error, scan_image_names
 from segstudio.core.project import Project, Status, keys_for_names
 from segstudio.gui.theme import STATUS_COLORS
 from segstudio.gui.thumbnails import ThumbnailCache
@@ -36,17 +37,25 @@ KeyRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 
 
-def scan_folder(folder: Path) -> tuple[list[str], list[Path], list[str]]:
+class FolderScan(NamedTuple):
+    keys: list[str]
+    paths: list[Path]
+    skipped: list[str]          # one message per skipped entry
+    empty: str = ""             # without images: why, naming subfolders that hold some
+
+
+def scan_folder(folder: Path) -> FolderScan:
     """Keys and paths of the folder's images, as ``Project.images`` has them (paths are built
     lazily for big folders), and one message per skipped entry (symlink loop, FIFO, …)."""
     folder = Path(folder)
     if not folder.is_dir():
-        return [], [], []
+        return FolderScan([], [], [], f"{folder}: not a folder")
     listing = scan_image_names(folder)
     names = listing.names
     keys = keys_for_names(names)
     paths = [folder / n for n in names] if len(names) < 5000 else _LazyPaths(folder, names)
-    return keys, paths, listing.messages()
+    empty = "" if names else str(no_images_error(folder, len(listing.skipped)))
+    return FolderScan(keys, paths, listing.messages(), empty)
 
 
 class _LazyPaths(list):
@@ -116,6 +125,7 @@ class FileListModel(QAbstractListModel):
         self._icons: dict[Status, QIcon] = {}
         self._scores: dict[str, float] | None = None      # sort key (None: file order)
         self.thumbs: ThumbnailCache | None = None
+        self.empty_reason = ""         # the last listing had no images: why (see scan_folder)
         self.show_thumbnails = True
         self._thumb_icons: dict[tuple[str, Status], QIcon] = {}
 
@@ -142,11 +152,11 @@ class FileListModel(QAbstractListModel):
             self.workers.submit(scan_folder, project.folder, on_done=lambda r: self._listed(gen, r),
                                 on_error=lambda e: self.scanFailed.emit(str(e)))
 
-    def _listed(self, gen: int, result: tuple[list[str], list[Path], list[str]]) -> None:
+    def _listed(self, gen: int, result: FolderScan) -> None:
         if gen != self._gen:
             return
         self.beginResetModel()
-        self.keys, self.paths, skipped = result
+        self.keys, self.paths, skipped, self.empty_reason = result
         self._row_of = {k: i for i, k in enumerate(self.keys)}
         self._status = np.full(len(self.keys), -1, np.int8)
         self._refilter()
@@ -441,6 +451,7 @@ class FileListPanel(QWidget):
     def _update_count(self) -> None:
         total, shown = len(self.model.keys), self.model.visible_count()
         self.count_label.setText(f"{shown} of {total} images" if shown != total else f"{total} images")
+        self.count_label.setToolTip("" if total else self.model.empty_reason)
 
     def select(self, key: str | None) -> None:
         if key is None:
