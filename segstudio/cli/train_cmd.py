@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--backbone-weights", default=None, metavar="FILE|hub",
                    help="start the backbone from a local torchvision ImageNet state dict (or 'hub': the torch hub "
                         "cache, if it holds one); never downloads; needs --arch")
-    m.add_argument("--from", dest="from_ckpt", default=None, help="fine-tune from this checkpoint (classes mapped by name)")
+    m.add_argument("--from", dest="from_ckpt", default=None, help="fine-tune from this checkpoint (classes mapped by name); "
+                   "'default': the shipped model")
     m.add_argument("--out", type=Path, required=True, help="checkpoint to write (best by val mIoU)")
     o = p.add_argument_group("budget and optimisation")
     o.add_argument("--steps", type=int, default=None, help="optimiser steps to run")
@@ -164,6 +165,13 @@ def run(args: argparse.Namespace) -> int:
     def say(topic: str, text: str) -> None:
         printer({"event": "decision", "topic": topic, "message": text})
 
+    if args.from_ckpt == "default" and not Path("default").exists():
+        from segstudio.core.errors import SegStudioError
+        from segstudio.paths import default_model_path
+
+        args.from_ckpt = str(default_model_path())
+        if not Path(args.from_ckpt).is_file():
+            raise SegStudioError(f"{args.from_ckpt}: the shipped model is not in this installation (--from default)")
     if args.labels:
         labels = labels_mod.resolve(args.labels)
     elif args.project:
@@ -187,11 +195,16 @@ def run(args: argparse.Namespace) -> int:
     if args.from_ckpt:
         from segstudio.models.checkpoint import load_checkpoint
         base = load_checkpoint(args.from_ckpt)
+        if not args.backbone_weights:
+            say("start", f"fine-tuning {args.from_ckpt}")
         if arch is None or arch == base.arch:
             arch, arch_options = base.arch, base.arch_options if arch_options is None else arch_options
         mean, std = base.mean, base.std
         say("normalisation", f"kept the base model's normalisation (mean {_fmt(mean)}, std {_fmt(std)})")
     else:
+        say("start", "from scratch (random initial weights)" + (
+            f": {len(train_set)} masks teach a new model little; --from CKPT (or --from default, the shipped "
+            "model) retrains the model you predict with on these corrections" if args.project else ""))
         say("normalisation", f"measured from the training images: mean {_fmt(mean)}, std {_fmt(std)}"
                              + (" (grey: channel replicated)" if facts.grey else ""))
     if arch is None:

@@ -147,3 +147,47 @@ def test_finetune_is_judged_against_its_base_on_the_same_images(tmp_path, capsys
     assert baseline["val_images"] == 1 and baseline["val_miou"] > 0.8
     assert done["improved"] is False and "not better" in done["verdict"]
     assert done["best"] < baseline["val_miou"]
+
+
+def test_start_is_said_and_from_default_is_the_shipped_model(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from segstudio.cli import main
+
+    img_dir, mask_dir = _grey16_set(tmp_path, n=3)
+    common = ["--images", str(img_dir), "--masks", str(mask_dir), "--labels", "binary", *TINY, "--steps", "2"]
+
+    def said() -> dict[str, str]:
+        recs = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
+        return {r["topic"]: r["message"] for r in recs if r["event"] == "decision"}
+
+    base = tmp_path / "base.pt"
+    assert main(["train", *common, "--out", str(base)]) == 0
+    assert said()["start"] == "from scratch (random initial weights)"
+    shipped = tmp_path / "res" / "models" / "camvid_default.pt"
+    shipped.parent.mkdir(parents=True)
+    shutil.copy(base, shipped)
+    monkeypatch.setenv("SEGSTUDIO_RESOURCES", str(tmp_path / "res"))
+    assert main(["train", *common, "--from", "default", "--out", str(tmp_path / "ft.pt")]) == 0
+    assert said()["start"] == f"fine-tuning {shipped}"
+    shipped.unlink()
+    assert main(["train", *common, "--from", "default", "--out", str(tmp_path / "ft2.pt")]) == 1
+    err = capsys.readouterr().err
+    assert f"{shipped}: the shipped model is not in this installation (--from default)" in err
+    assert not (tmp_path / "ft2.pt").exists()
+
+
+def test_project_training_from_scratch_points_at_from(tmp_path, capsys):
+    from segstudio.cli import main
+    from segstudio.core.project import Project
+
+    img_dir, mask_dir = _grey16_set(tmp_path, n=3)
+    proj = Project(img_dir)
+    proj.set_labels(L.preset("binary"))
+    for key in proj.keys():
+        proj.write_mask(key, masks.read_mask(mask_dir / f"{key}.png"))
+    assert main(["train", "--project", str(img_dir), *TINY, "--steps", "1", "--out", str(tmp_path / "p.pt")]) == 0
+    recs = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
+    start = next(r["message"] for r in recs if r.get("topic") == "start")
+    assert start.startswith("from scratch (random initial weights): 3 masks teach a new model little")
+    assert "--from default" in start
