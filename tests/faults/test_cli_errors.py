@@ -125,7 +125,7 @@ def test_a_folder_without_images_is_an_error_that_points_at_its_subfolders(cli, 
     write_images(top / "val", 2)
     (top / "notes.txt").write_text("not an image")
     (top / "empty").mkdir()
-    for verb, extra in (("batch", ["--out", tmp_path / "out"]), ("predict", [])):
+    for verb, extra in (("batch", ["--out", tmp_path / "out"]), ("predict", []), ("accept", [])):
         rc, _, err = cli(verb, top, *extra)
         assert rc == 1
         line = error_line(err, verb)
