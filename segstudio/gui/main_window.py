@@ -182,7 +182,9 @@ class MainWindow(QMainWindow):
 
     def _listed(self, count: int) -> None:
         if self.project is not None and not count:
-            self.status.error(self.file_model.empty_reason or f"{self.project.folder}: no images")
+            reason = self.file_model.empty_reason or f"{self.project.folder}: no images"
+            self.status.error(reason)
+            self.canvas.show_message(reason.replace("; ", ";\n").replace(" directly in", "\ndirectly in"))
             return
         self.status.showMessage(f"{count} images in {self.project.folder}" if self.project else "", 5000)
         if count and self.document.key is None and not self.document.loading:

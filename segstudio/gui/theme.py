@@ -64,3 +64,8 @@ def _apply(app: QApplication) -> None:
 
 def canvas_background() -> QColor:
     return QColor(24, 25, 27) if is_dark() else QColor(200, 202, 205)
+
+
+def canvas_text() -> QColor:
+    """Text drawn on the canvas background (a message in place of an image): readable on it."""
+    return QColor(230, 230, 230) if is_dark() else QColor(30, 31, 34)

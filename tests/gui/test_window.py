@@ -206,6 +206,7 @@ def test_a_folder_without_images_says_why_and_where_images_are(make_window, qtbo
     assert f"{top}: no image files" in win.statusBar().currentMessage()
     assert win.file_panel.count_label.text() == "0 images"
     assert "val/" in win.file_panel.count_label.toolTip()
+    assert "these hold images: val/" in win.canvas._message.text()     # in place of an image, too
     assert win.open_folder(top / "val")                        # the folder it points at opens as usual
     qtbot.waitUntil(lambda: win.document.mask is not None, timeout=10000)
-    assert win.file_panel.count_label.toolTip() == ""
+    assert win.file_panel.count_label.toolTip() == "" and win.canvas._message.text() == ""

@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QKeyEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent)
+from PySide6.QtGui import (QKeyEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent)
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QWidget
 
 from segstudio.gui import theme
@@ -39,7 +39,7 @@ class CanvasView(QGraphicsView):
         self.scene().addItem(self.image_layer)
         self.scene().addItem(self.overlay_layer)
         self._message = QGraphicsSimpleTextItem()
-        self._message.setBrush(QColor(230, 230, 230))
+        self._message.setBrush(theme.canvas_text())
         self.scene().addItem(self._message)
         self.setBackgroundBrush(theme.canvas_background())
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -101,9 +101,13 @@ class CanvasView(QGraphicsView):
                                    "overlay": layers.colorize(result.mask, lut, outline), "outline": outline}
 
     def _on_load_failed(self, key: str, message: str) -> None:
+        self.show_message(f"Cannot open {key}:\n{message}")
+
+    def show_message(self, text: str) -> None:
+        """Text in place of an image (a failed load, a folder without images); the next image clears it."""
         self.image_layer.set_buffer(None)
         self.overlay_layer.set_buffer(None)
-        self._message.setText(f"Cannot open {key}:\n{message}")
+        self._message.setText(text)
         self.setSceneRect(self._message.boundingRect().adjusted(-20, -20, 20, 20))
         self.resetTransform()
         self.centerOn(self._message)
