@@ -39,10 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from segstudio.core.project import Project, Status
 
     project = Project(args.folder)
-    if not project.keys() and not args.undo:
-        from segstudio.core.images import no_images_error
-
-        raise no_images_error(project.folder)
+    if not args.undo:
+        project.require_images()
     if args.undo:
         res = accept.revert_accept(project)
         print(f"reverted {res.record.name}: {len(res.accepted)} masks removed, {len(res.skipped)} kept"

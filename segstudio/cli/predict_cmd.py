@@ -65,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from segstudio.core.project import Project, Status
 
     project = Project(args.folder)
-    if not project.keys():
-        from segstudio.core.images import no_images_error
-
-        raise no_images_error(project.folder)
+    project.require_images()
     own_labels = project.labels_path.exists()
     if args.labels and own_labels:
         raise SegStudioError(f"{project.labels_path}: the project has its label set; --labels is for a new project")

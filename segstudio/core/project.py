@@ -32,7 +32,7 @@ import numpy as np
 
 from segstudio.core import atomic, labels as labels_mod, masks
 from segstudio.core.errors import LabelSetError, ProjectError
-from segstudio.core.images import LoadedImage, read_image, scan_image_names
+from segstudio.core.images import LoadedImage, no_images_error, read_image, scan_image_names
 from segstudio.core.labels import LabelSet
 
 STORE_DIR = "segstudio"
@@ -118,6 +118,11 @@ class Project:
 
     def keys(self) -> list[str]:
         return list(self.images)
+
+    def require_images(self) -> None:
+        """Raise the no-images error (naming subfolders that hold images) when the folder has none."""
+        if not self.images:
+            raise no_images_error(self.folder, len(self.skipped))
 
     def read_image(self, key: str) -> LoadedImage:
         return read_image(self.images[key])

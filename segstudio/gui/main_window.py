@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         if self.project is not None and not count:
             reason = self.file_model.empty_reason or f"{self.project.folder}: no images"
             self.status.error(reason)
-            self.canvas.show_message(reason.replace("; ", ";\n").replace(" directly in", "\ndirectly in"))
+            self.canvas.show_message(reason)
             return
         self.status.showMessage(f"{count} images in {self.project.folder}" if self.project else "", 5000)
         if count and self.document.key is None and not self.document.loading:

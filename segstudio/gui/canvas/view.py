@@ -9,6 +9,7 @@ reset the view, Tab (an action in the main window) toggles the overlay.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
@@ -107,7 +108,7 @@ class CanvasView(QGraphicsView):
         """Text in place of an image (a failed load, a folder without images); the next image clears it."""
         self.image_layer.set_buffer(None)
         self.overlay_layer.set_buffer(None)
-        self._message.setText(text)
+        self._message.setText("\n".join(textwrap.fill(line, 72) for line in text.splitlines()))
         self.setSceneRect(self._message.boundingRect().adjusted(-20, -20, 20, 20))
         self.resetTransform()
         self.centerOn(self._message)
