@@ -182,9 +182,8 @@ class MainWindow(QMainWindow):
 
     def _listed(self, count: int) -> None:
         if self.project is not None and not count:
-            reason = self.file_model.empty_reason or f"{self.project.folder}: no images"
-            self.status.error(reason)
-            self.canvas.show_message(reason)
+            self.status.error(self.file_model.empty_reason)     # scan_folder sets it whenever it finds none
+            self.canvas.show_message(self.file_model.empty_reason)
             return
         self.status.showMessage(f"{count} images in {self.project.folder}" if self.project else "", 5000)
         if count and self.document.key is None and not self.document.loading:
